@@ -1,0 +1,92 @@
+# The front door: every command of the workshop starts here.
+#
+#   make run              start stage 01 on http://127.0.0.1:8000/api/ (Ctrl-C stops it)
+#   make test             test every stage: its own tests, the contract suite, a Locust smoke run
+#   make help             everything else
+#
+# The real work is done by the course's CLI, workshop/shopctl (`python -m shopctl --help`);
+# this file only builds the environment it runs in and passes the variables on as arguments.
+
+.DEFAULT_GOAL := help
+
+# Variables you may set on the command line (`make load STAGE=02 USERS=50`).
+# Plain `=`, not `?=`: an unrelated STAGE or HOST in your shell (zsh sets HOST) must not leak in.
+STAGE =
+USERS = 20
+SPAWN_RATE = 5
+DURATION = 60s
+HOST =
+# `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
+PYTHON ?= python3
+
+VENV := .venv
+# Records which requirements.lock the venv was built from: a newer lock rebuilds it.
+VENV_STAMP := $(VENV)/.built-from-requirements-lock
+SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
+
+.PHONY: help run test load lock lint clean
+
+help:
+	@echo "usage: make <target> [VARIABLE=value ...]"
+	@echo
+	@echo "targets:"
+	@echo "  run     start a stage, wait until it answers, print where everything is; Ctrl-C stops it"
+	@echo "  test    each stage's own tests, then the contract suite and a Locust smoke run against it"
+	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
+	@echo "  lint    ruff check"
+	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
+	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
+	@echo
+	@echo "variables:"
+	@echo "  STAGE=NN         run, load: the stage (default 01); test: one or more, STAGE=\"01 02\""
+	@echo "                   (default: every stage)"
+	@echo "  USERS=$(USERS)         load: simulated users"
+	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load: users started per second"
+	@echo "  DURATION=$(DURATION)     load: how long it runs (30s, 5m, ...)"
+	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
+	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
+	@echo
+	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
+	@echo "mode (SQLite, file broker, under var/) to PostgreSQL and RabbitMQ."
+
+run: $(VENV_STAMP)
+	$(SHOPCTL) run --stage $(or $(STAGE),01)
+
+test: $(VENV_STAMP)
+	$(SHOPCTL) test $(addprefix --stage ,$(STAGE))
+
+load: $(VENV_STAMP)
+	$(SHOPCTL) load --stage $(or $(STAGE),01) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
+		--duration $(DURATION) $(if $(HOST),--host $(HOST))
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+
+# uv resolves the ranges of pyproject.toml into exact pins; it is installed only for this.
+lock: $(VENV_STAMP)
+	@$(VENV)/bin/python -m uv --version >/dev/null 2>&1 \
+		|| $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/python -m uv pip compile pyproject.toml -o requirements.lock \
+		--python-version 3.11 --no-header --annotation-style line --quiet
+	@echo "requirements.lock rewritten (git diff requirements.lock shows what moved);" \
+		"the next make target installs it."
+
+clean:
+	rm -rf var/
+
+# The environment: a venv with exactly the pins of requirements.lock. pip only adds and
+# upgrades, so a package dropped from the lock stays until you `rm -rf .venv`.
+$(VENV_STAMP): requirements.lock
+	@if $(VENV)/bin/python -c '' 2>/dev/null; then \
+		echo "updating the environment from requirements.lock…"; \
+	else \
+		echo "building the environment (first run, about a minute)…"; \
+		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+			echo "error: the workshop needs Python 3.11 or newer; '$(PYTHON)' is" \
+				"$$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo 'not found')." >&2; \
+			echo "       Install one, or point make at it: make $(or $(MAKECMDGOALS),run) PYTHON=python3.11" >&2; \
+			exit 1; }; \
+		$(PYTHON) -m venv --clear $(VENV) || exit 1; \
+	fi
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
