@@ -1,0 +1,74 @@
+"""The command line: `python -m shopctl run|test|load` (the Makefile's targets call this)."""
+
+import argparse
+import signal
+import sys
+
+from shopctl import ShopctlError
+from shopctl.commands.load import load
+from shopctl.commands.run import run
+from shopctl.commands.test import test
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="shopctl", description="Run, test and load-test the stages of the workshop's shop."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_parser = commands.add_parser("run", help="start a stage on port 8000 until Ctrl-C")
+    run_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
+
+    test_parser = commands.add_parser(
+        "test", help="a stage's tests, the contract suite and a Locust smoke run"
+    )
+    test_parser.add_argument(
+        "--stage",
+        dest="stages",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NN",
+        help="stage number(s) (default: every stage folder)",
+    )
+
+    load_parser = commands.add_parser("load", help="a Locust load run with CSV and HTML reports")
+    load_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
+    load_parser.add_argument("--users", type=int, default=20, help="simulated users (default: 20)")
+    load_parser.add_argument(
+        "--spawn-rate", type=float, default=5, help="users started per second (default: 5)"
+    )
+    load_parser.add_argument("--duration", default="60s", help="e.g. 30s, 2m (default: 60s)")
+    load_parser.add_argument(
+        "--host", help="load this URL instead of the running or a freshly started stage"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    arguments = parse_arguments(argv)
+    # Our output and the processes' output share the terminal: print each line when it is made.
+    sys.stdout.reconfigure(line_buffering=True)
+    # SIGTERM (from CI, a process manager, `kill`) stops a stage the same way Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        if arguments.command == "run":
+            return run(arguments.stage)
+        if arguments.command == "test":
+            return test(arguments.stages)
+        return load(
+            arguments.stage,
+            users=arguments.users,
+            spawn_rate=arguments.spawn_rate,
+            duration=arguments.duration,
+            host=arguments.host,
+        )
+    except ShopctlError as error:
+        print(f"shopctl: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

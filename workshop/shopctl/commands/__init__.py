@@ -1,0 +1,1 @@
+"""The subcommands of shopctl: run, test and load, one module each."""

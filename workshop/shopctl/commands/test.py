@@ -1,0 +1,218 @@
+"""`shopctl test`: each stage's own tests, then the contract suite and a Locust smoke run
+against the stage started on a free port, then a summary CI can read."""
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shopctl import ShopctlError
+from shopctl.env import DEFAULT_PORT, VAR_DIR, isolated_environment, stage_environment
+from shopctl.locust_run import aggregated, locust_command, one_line, read_stats
+from shopctl.runner import RunningStage, free_port, launch
+from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
+
+CONTRACT_SUITE = REPO_ROOT / "workshop" / "contract"
+PYTEST_NO_TESTS_COLLECTED = 5
+LOG_TAIL_LINES = 40
+# The smoke run: short, light, and every request must succeed.
+SMOKE_USERS, SMOKE_SPAWN_RATE, SMOKE_RUN_TIME = 10, 5, "15s"
+SMOKE_TIMEOUT = 120  # seconds; a 15 s run that is still going after this hangs
+
+
+@dataclass
+class Step:
+    stage: str
+    name: str
+    result: str = "ok"  # "ok", "no tests", "FAILED", "not run", "interrupted"
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.result in ("ok", "no tests")
+
+    def fail(self, detail: str) -> None:
+        self.result, self.detail = "FAILED", detail
+
+
+class Steps:
+    """Runs and times the steps of every stage, and remembers them for the summary."""
+
+    def __init__(self) -> None:
+        self.done: list[Step] = []
+
+    @contextmanager
+    def step(self, stage: Stage, name: str) -> Iterator[Step]:
+        """A timed step: the body sets the step's result; a ShopctlError fails the step."""
+        step = Step(stage.name, name)
+        print(f"[{stage.name}] {name} …")
+        started = time.monotonic()
+        try:
+            yield step
+        except ShopctlError as error:
+            step.fail(str(error))
+        except KeyboardInterrupt:
+            step.result = "interrupted"
+            raise
+        finally:
+            step.seconds = time.monotonic() - started
+            self.done.append(step)
+            detail = f": {step.detail}" if step.detail else ""
+            print(
+                f"[{stage.name}] {name} … {step.result}{detail} ({step.seconds:.1f} s)", flush=True
+            )
+
+    def not_run(self, stage: Stage, name: str, why: str) -> None:
+        step = Step(stage.name, name, result="not run", detail=why)
+        self.done.append(step)
+        print(f"[{stage.name}] {name} … not run: {why}")
+
+    def summary(self) -> str:
+        passed = sum(step.passed for step in self.done)
+        failed = len(self.done) - passed
+        width = max([len("stage"), *(len(step.stage) for step in self.done)])
+        lines = [f"{'stage'.ljust(width)}  {'step':<9} {'result':<12} {'seconds':>8}"]
+        lines += [
+            f"{step.stage.ljust(width)}  {step.name:<9} {step.result:<12} {step.seconds:>8.1f}"
+            for step in self.done
+        ]
+        # CI reads this line: keep it the last one printed, and its words as they are.
+        lines.append(f"shopctl: {passed} passed, {failed} failed")
+        return "\n".join(lines)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(step.passed for step in self.done)
+
+
+def test(stage_numbers: list[str]) -> int:
+    """Test the given stages (every stage folder when none is given); 0 when all passed."""
+    stages = [find_stage(number) for number in stage_numbers] if stage_numbers else all_stages()
+    if not stages:
+        raise ShopctlError(f"no stage folders (01-…, 02-…) in {REPO_ROOT}")
+    steps = Steps()
+    interrupted = False
+    try:
+        for stage in stages:
+            check_stage(stage, steps)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\nshopctl: interrupted")
+    print("\n== summary ==")
+    print(steps.summary())
+    if interrupted:
+        return 130
+    return 0 if steps.all_passed else 1
+
+
+def check_stage(stage: Stage, steps: Steps) -> None:
+    """The five steps of one stage; the stage is stopped whatever happens in between."""
+    print(f"\n== stage {stage.name} ==")
+    with steps.step(stage, "pytest") as step:
+        run_stage_tests(stage, step)
+
+    var_dir = VAR_DIR / "test" / stage.name / "e2e"
+    log_path = var_dir / "processes.log"
+    running: RunningStage | None = None
+    ready = False
+    try:
+        with steps.step(stage, "start") as step:
+            env = isolated_environment(
+                port=free_port(), var_dir=var_dir, database=f"shop_{stage.number}_e2e"
+            )
+            running = launch(stage, env, log_path=log_path)
+            running.wait_ready()
+            ready = True
+            step.detail = f"{running.base_url}, log in {log_path}"
+        if ready:
+            with steps.step(stage, "contract") as step:
+                run_contract_suite(running, step)
+            with steps.step(stage, "locust") as step:
+                run_locust_smoke(running, var_dir / "locust", step)
+        else:
+            steps.not_run(stage, "contract", "the stage did not start")
+            steps.not_run(stage, "locust", "the stage did not start")
+    finally:
+        with steps.step(stage, "stop") as step:
+            # A process that died during the tests stops the whole stage (honcho does that).
+            died = running.honcho.poll() if running else None
+            leftovers = running.stop() if running else 0
+            if running is None:
+                step.detail = "nothing was started"
+            elif died is not None and ready:
+                step.fail(f"the stage had stopped by itself (honcho exit code {died})")
+            elif leftovers:
+                step.fail(f"{leftovers} process(es) outlived honcho and had to be killed")
+    if not ready:
+        _show_log(log_path)
+    elif not all(step.passed for step in steps.done[-3:]):
+        print(f"[{stage.name}] the stage's processes logged to {log_path}")
+
+
+def run_stage_tests(stage: Stage, step: Step) -> None:
+    """`pytest` in the stage folder; pytest-django makes its own test database."""
+    var_dir = VAR_DIR / "test" / stage.name / "pytest"
+    shutil.rmtree(var_dir, ignore_errors=True)
+    env = stage_environment(port=DEFAULT_PORT, var_dir=var_dir)
+    returncode = subprocess.run(
+        [sys.executable, "-m", "pytest"], cwd=stage.path, env=env
+    ).returncode
+    if returncode == PYTEST_NO_TESTS_COLLECTED:
+        step.result = "no tests"
+    elif returncode != 0:
+        step.fail(f"pytest exit code {returncode}")
+
+
+def run_contract_suite(running: RunningStage, step: Step) -> None:
+    """The black-box contract suite of API.md, against the started stage."""
+    if not CONTRACT_SUITE.is_dir():
+        step.fail(f"no contract suite at {CONTRACT_SUITE}")
+        return
+    command = [sys.executable, "-m", "pytest", str(CONTRACT_SUITE), "--base-url", running.base_url]
+    returncode = subprocess.run(command, cwd=REPO_ROOT, env=running.env).returncode
+    if returncode != 0:
+        step.fail(f"pytest exit code {returncode}")
+
+
+def run_locust_smoke(running: RunningStage, csv_prefix: Path, step: Step) -> None:
+    """A short headless Locust run of the stage's locustfile; one failed request fails it."""
+    locustfile = running.stage.locustfile
+    if not locustfile.is_file():
+        step.fail(f"no {locustfile}")
+        return
+    command = locust_command(
+        locustfile,
+        host=running.base_url,
+        users=SMOKE_USERS,
+        spawn_rate=SMOKE_SPAWN_RATE,
+        run_time=SMOKE_RUN_TIME,
+        csv_prefix=csv_prefix,
+        extra=("--only-summary",),
+    )
+    try:
+        returncode = subprocess.run(
+            command, cwd=running.stage.path, env=running.env, timeout=SMOKE_TIMEOUT
+        ).returncode
+    except subprocess.TimeoutExpired:
+        step.fail(f"Locust still running after {SMOKE_TIMEOUT} s")
+        return
+    total = aggregated(read_stats(csv_prefix))
+    step.detail = one_line(total) if total else "no statistics written"
+    if returncode != 0:
+        step.fail(f"Locust exit code {returncode} (1: some request failed); {step.detail}")
+    elif total is None or total.requests == 0:
+        step.fail(f"no request was made; {step.detail}")
+
+
+def _show_log(log_path: Path) -> None:
+    if not log_path.is_file():
+        return
+    lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    print(f"---- last {len(lines)} lines of {log_path} ----")
+    print("\n".join(lines))
+    print("---- end of log ----")

@@ -1,0 +1,123 @@
+"""Run Locust headless against a stage, and read back the `_stats.csv` it writes."""
+
+import csv
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+AGGREGATED = "Aggregated"
+
+
+def locust_command(
+    locustfile: Path,
+    *,
+    host: str,
+    users: int,
+    spawn_rate: float,
+    run_time: str,
+    csv_prefix: Path,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """The command line of a headless Locust run that writes <csv_prefix>_stats.csv & co."""
+    return [
+        sys.executable, "-m", "locust",
+        "-f", str(locustfile),
+        "--headless",
+        "--users", str(users),
+        "--spawn-rate", str(spawn_rate),
+        "--run-time", run_time,
+        "--host", host,
+        "--csv", str(csv_prefix),
+        # Locust's default: 1 when any request failed. Said out loud because callers rely on it.
+        "--exit-code-on-error", "1",
+        *extra,
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    method: str  # empty on the Aggregated row
+    name: str
+    requests: int
+    failures: int
+    requests_per_second: float
+    p50: float | None  # milliseconds; None when there was no request
+    p95: float | None
+    p99: float | None
+
+
+def read_stats(csv_prefix: Path) -> list[RequestStats]:
+    """The rows of <csv_prefix>_stats.csv, one per request name, the Aggregated row last.
+
+    Locust rewrites the file once a second while it runs, so the last second or so of a run
+    may be missing from it; the exit code, not this file, says whether any request failed.
+    """
+    path = csv_prefix.with_name(csv_prefix.name + "_stats.csv")
+    if not path.is_file():
+        return []
+    with path.open(newline="") as stats_file:
+        return [
+            RequestStats(
+                method=row["Type"],
+                name=row["Name"],
+                requests=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                requests_per_second=float(row["Requests/s"]),
+                p50=_milliseconds(row["50%"]),
+                p95=_milliseconds(row["95%"]),
+                p99=_milliseconds(row["99%"]),
+            )
+            for row in csv.DictReader(stats_file)
+        ]
+
+
+def aggregated(rows: list[RequestStats]) -> RequestStats | None:
+    return next((row for row in rows if row.name == AGGREGATED), None)
+
+
+def one_line(row: RequestStats) -> str:
+    """'812 requests, 0 failures, 54.1 req/s, p50 23 ms, p95 120 ms'"""
+    return (
+        f"{row.requests} requests, {row.failures} failures, {row.requests_per_second:.1f} req/s, "
+        f"p50 {_show(row.p50)} ms, p95 {_show(row.p95)} ms"
+    )
+
+
+def table(rows: list[RequestStats]) -> str:
+    """Every request name with its counts and percentiles, the Aggregated row under a rule."""
+    header = ("request", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms")
+    lines = [
+        (
+            _label(row),
+            str(row.requests),
+            str(row.failures),
+            f"{row.requests_per_second:.1f}",
+            _show(row.p50),
+            _show(row.p95),
+            _show(row.p99),
+        )
+        for row in rows
+    ]
+    name_width = max(len(line[0]) for line in [header, *lines])
+
+    def format_line(cells: tuple[str, ...]) -> str:
+        return cells[0].ljust(name_width) + "".join(cell.rjust(10) for cell in cells[1:])
+
+    body = [format_line(line) for line in lines]
+    rule = "-" * len(format_line(header))
+    if lines and rows[-1].name == AGGREGATED:
+        body.insert(len(body) - 1, rule)
+    return "\n".join([format_line(header), rule, *body])
+
+
+def _label(row: RequestStats) -> str:
+    # A journey may name its requests "checkout POST /api/orders/"; do not say POST twice.
+    return row.name if row.method in row.name.split() else f"{row.method} {row.name}".strip()
+
+
+def _milliseconds(value: str) -> float | None:
+    return None if value in ("", "N/A") else float(value)
+
+
+def _show(milliseconds: float | None) -> str:
+    return "-" if milliseconds is None else f"{milliseconds:.0f}"

@@ -1,0 +1,73 @@
+"""Find the stage folders (01-monolith, 02-…) and read their Procfiles."""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from shopctl import ShopctlError
+
+# workshop/shopctl/stages.py -> the repository root. SHOPCTL_REPO_ROOT points the tool at
+# another tree, which is how the tool itself is tested against a fake stage.
+REPO_ROOT = Path(os.environ.get("SHOPCTL_REPO_ROOT") or Path(__file__).resolve().parents[2])
+
+STAGE_FOLDER = re.compile(r"^(?P<number>\d\d)-[a-z0-9-]+$")
+# The same rule honcho uses for a Procfile line: `name: command`.
+PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
+RELEASE = "release"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the folder name, e.g. "01-monolith"; /api/health/ reports the same
+    number: str  # "01"
+    path: Path
+
+    @property
+    def procfile(self) -> Path:
+        return self.path / "Procfile"
+
+    @property
+    def locustfile(self) -> Path:
+        return self.path / "locustfile.py"
+
+    def processes(self) -> dict[str, str]:
+        """The Procfile as {name: command}, in file order, `release` included."""
+        if not self.procfile.is_file():
+            raise ShopctlError(f"{self.name} has no Procfile ({self.procfile})")
+        processes = {}
+        for line in self.procfile.read_text().splitlines():
+            match = PROCFILE_LINE.match(line.strip())
+            if match:
+                processes[match["name"]] = match["command"]
+        if not set(processes) - {RELEASE}:
+            raise ShopctlError(f"{self.procfile} names no process to start")
+        return processes
+
+    def release_command(self) -> str | None:
+        """The one-off `release:` command (migrate, seed), run to completion before the rest."""
+        return self.processes().get(RELEASE)
+
+    def long_running(self) -> list[str]:
+        """The names of the processes honcho starts and keeps running."""
+        return [name for name in self.processes() if name != RELEASE]
+
+
+def all_stages() -> list[Stage]:
+    """Every stage folder present in the repository, in order."""
+    stages = []
+    for path in sorted(REPO_ROOT.iterdir()):
+        match = STAGE_FOLDER.match(path.name)
+        if match and path.is_dir():
+            stages.append(Stage(name=path.name, number=match["number"], path=path))
+    return stages
+
+
+def find_stage(wanted: str) -> Stage:
+    """The stage named by its number ("01", "1") or its folder name ("01-monolith")."""
+    stages = all_stages()
+    for stage in stages:
+        if wanted == stage.name or (wanted.isdigit() and int(wanted) == int(stage.number)):
+            return stage
+    available = ", ".join(f"{stage.number} ({stage.name})" for stage in stages) or "none yet"
+    raise ShopctlError(f"no stage {wanted!r} in {REPO_ROOT}; available: {available}")
