@@ -1,0 +1,1 @@
+"""The shop: every model and use case of the monolith, in one Django app."""
