@@ -61,7 +61,10 @@ def test_ten_checkouts_of_the_last_three_units_sell_exactly_three(make_product, 
 
     orders = [outcome for outcome in outcomes if isinstance(outcome, Order)]
     refused = [outcome for outcome in outcomes if isinstance(outcome, OutOfStock)]
-    assert (len(orders), len(refused)) == (3, 7), outcomes
+    assert (len(orders), len(refused)) == (3, 7), (
+        f"3 units in stock, 10 buyers: {len(orders)} orders placed and {len(refused)} refused "
+        f"as out of stock (oversold by {max(len(orders) - 3, 0)}); outcomes: {outcomes}"
+    )
     assert stock_of(limited) == 0
     assert Charge.objects.count() == 3
     assert set(Charge.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
