@@ -1,12 +1,15 @@
 """The shop journey every stage is load-tested with: the same tasks, weights and waits."""
 
+import json
 import os
 import random
 import uuid
+from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import HttpUser, between, events, task
+from locust.env import Environment
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 # The demo catalog's products with ample stock (API.md, demo data). LTD- products (ids 241+)
@@ -21,15 +24,45 @@ BROWSED_PAGES = range(1, 6)
 ITEMS_BEFORE_ABANDONING_A_CART = 5
 
 
-@events.quit.add_listener
-def _let_the_csv_writer_catch_up(**_kwargs: Any) -> None:
-    """Give Locust's CSV writer one more tick once every user has stopped.
+# Written next to Locust's CSV files: every request name's full response-time histogram, so
+# that a report can merge names into endpoint groups (cart = create + add item) and compute
+# exact percentiles of the group; the CSV only has each name's own percentiles.
+RESPONSE_TIMES_SUFFIX = "_response_times.json"
 
-    The writer rewrites `<prefix>_stats.csv` once a second and Locust closes the file at exit
-    without a last write, so the file would miss up to a second of requests and disagree
-    with the totals Locust prints. This runs after the users stop and before the file is
-    closed.
+
+_locust: dict[str, Environment] = {}
+
+
+@events.init.add_listener
+def _remember_the_environment(environment: Environment, **_kwargs: Any) -> None:
+    _locust["environment"] = environment  # the quit event does not pass it
+
+
+@events.quit.add_listener
+def _finish_the_csv_files(**_kwargs: Any) -> None:
+    """Write the response-time histograms and give Locust's CSV writer one more tick.
+
+    This runs once every user has stopped and before Locust closes its CSV files. The CSV
+    writer rewrites `<prefix>_stats.csv` once a second and Locust closes the file without a
+    last write, so without the pause the file would miss up to a second of requests.
     """
+    environment = _locust.get("environment")
+    csv_prefix = environment and getattr(environment.parsed_options, "csv_prefix", None)
+    if not csv_prefix:
+        return
+    histograms = [
+        {
+            "method": entry.method,
+            "name": entry.name,
+            "num_requests": entry.num_requests,
+            "num_failures": entry.num_failures,
+            "start_time": entry.start_time,
+            "last_request_timestamp": entry.last_request_timestamp,
+            "response_times": entry.response_times,  # {rounded milliseconds: count}
+        }
+        for entry in environment.stats.entries.values()
+    ]
+    Path(csv_prefix + RESPONSE_TIMES_SUFFIX).write_text(json.dumps(histograms, indent=1))
     gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
 
 

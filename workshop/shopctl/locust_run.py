@@ -1,9 +1,17 @@
-"""Run Locust headless against a stage, and read back the `_stats.csv` it writes."""
+"""Run Locust headless against a stage, and read back the `_stats.csv` it writes.
+
+This module never imports locust: importing it monkey-patches the whole process for gevent,
+which the tool, with its subprocesses and signal handling, must not be.
+"""
 
 import csv
+import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from shopctl import ShopctlError
 
 AGGREGATED = "Aggregated"
 
@@ -49,8 +57,8 @@ class RequestStats:
 def read_stats(csv_prefix: Path) -> list[RequestStats]:
     """The rows of <csv_prefix>_stats.csv, one per request name, the Aggregated row last.
 
-    Locust rewrites the file once a second while it runs, so the last second or so of a run
-    may be missing from it; the exit code, not this file, says whether any request failed.
+    Locust rewrites the file once a second while it runs; after the run it holds every
+    request (the journey gives the writer a last tick before Locust closes the file).
     """
     path = csv_prefix.with_name(csv_prefix.name + "_stats.csv")
     if not path.is_file():
@@ -69,6 +77,34 @@ def read_stats(csv_prefix: Path) -> list[RequestStats]:
             )
             for row in csv.DictReader(stats_file)
         ]
+
+
+# Locust's --run-time syntax: 90, 90s, 2m, 1h30m.
+TIMESPAN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s?)?$")
+
+
+def seconds_of(timespan: str) -> int:
+    """'1m30s' -> 90, as Locust reads --run-time; a clear error for anything else."""
+    match = TIMESPAN.match(timespan.strip())
+    if not timespan.strip() or not match:
+        raise ShopctlError(f"{timespan!r} is not a duration; write e.g. 45s, 2m or 1h30m")
+    hours, minutes, seconds = (int(match[unit] or 0) for unit in ("h", "m", "s"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def percentile(histogram: Mapping[int, int], share: float) -> float | None:
+    """The response time that `share` (0.95) of the requests took at most, from a
+    {milliseconds: count} histogram; the same rule as Locust's own percentiles."""
+    count = sum(histogram.values())
+    if not count:
+        return None
+    allowed_above = count - int(count * share)
+    slower = 0
+    for milliseconds in sorted(histogram, reverse=True):
+        slower += histogram[milliseconds]
+        if slower >= allowed_above:
+            return float(milliseconds)
+    return float(min(histogram))
 
 
 def aggregated(rows: list[RequestStats]) -> RequestStats | None:
