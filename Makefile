@@ -16,6 +16,7 @@ USERS = 20
 SPAWN_RATE = 5
 DURATION = 60s
 HOST =
+MODE =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 
@@ -24,7 +25,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help run test load lock lint clean
+.PHONY: help run test load compare bench lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -33,17 +34,20 @@ help:
 	@echo "  run     start a stage, wait until it answers, print where everything is; Ctrl-C stops it"
 	@echo "  test    each stage's own tests, then the contract suite and a Locust smoke run against it"
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
+	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
+	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
 	@echo
 	@echo "variables:"
-	@echo "  STAGE=NN         run, load: the stage (default 01); test: one or more, STAGE=\"01 02\""
+	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare: one or more, STAGE=\"01 02\""
 	@echo "                   (default: every stage)"
-	@echo "  USERS=$(USERS)         load: simulated users"
-	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load: users started per second"
-	@echo "  DURATION=$(DURATION)     load: how long it runs (30s, 5m, ...)"
+	@echo "  USERS=$(USERS)         load, compare: simulated users"
+	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
+	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"
 	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
+	@echo "  MODE=real        compare: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
@@ -58,6 +62,13 @@ test: $(VENV_STAMP)
 load: $(VENV_STAMP)
 	$(SHOPCTL) load --stage $(or $(STAGE),01) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
 		--duration $(DURATION) $(if $(HOST),--host $(HOST))
+
+compare: $(VENV_STAMP)
+	$(SHOPCTL) compare $(addprefix --stage ,$(STAGE)) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
+		--duration $(DURATION) $(if $(MODE),--mode $(MODE))
+
+bench: $(VENV_STAMP)
+	$(SHOPCTL) bench
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@ import signal
 import sys
 
 from shopctl import ShopctlError
+from shopctl.commands.bench import bench
+from shopctl.commands.compare import compare
 from shopctl.commands.load import load
 from shopctl.commands.run import run
 from shopctl.commands.test import test
@@ -34,15 +36,44 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
     load_parser = commands.add_parser("load", help="a Locust load run with CSV and HTML reports")
     load_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
-    load_parser.add_argument("--users", type=int, default=20, help="simulated users (default: 20)")
-    load_parser.add_argument(
-        "--spawn-rate", type=float, default=5, help="users started per second (default: 5)"
-    )
-    load_parser.add_argument("--duration", default="60s", help="e.g. 30s, 2m (default: 60s)")
+    _load_shape(load_parser)
     load_parser.add_argument(
         "--host", help="load this URL instead of the running or a freshly started stage"
     )
+
+    compare_parser = commands.add_parser(
+        "compare", help="every stage under the same Locust load, and a side-by-side report"
+    )
+    compare_parser.add_argument(
+        "--stage",
+        dest="stages",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NN",
+        help="stage number(s) (default: every stage folder)",
+    )
+    _load_shape(compare_parser)
+    compare_parser.add_argument(
+        "--mode",
+        choices=("embedded", "real"),
+        help="embedded: SQLite and the file broker; real: DATABASE_URL and BROKER_URL, or "
+        "this machine's PostgreSQL and RabbitMQ when unset (default: as the environment says)",
+    )
+
+    commands.add_parser(
+        "bench", help="the workshop's costs (framework, proxy, gRPC hop, queries) against floors"
+    )
     return parser.parse_args(argv)
+
+
+def _load_shape(parser: argparse.ArgumentParser) -> None:
+    """The options every load-generating command shares."""
+    parser.add_argument("--users", type=int, default=20, help="simulated users (default: 20)")
+    parser.add_argument(
+        "--spawn-rate", type=float, default=5, help="users started per second (default: 5)"
+    )
+    parser.add_argument("--duration", default="60s", help="e.g. 30s, 2m (default: 60s)")
 
 
 def main(argv: list[str]) -> int:
@@ -56,6 +87,16 @@ def main(argv: list[str]) -> int:
             return run(arguments.stage)
         if arguments.command == "test":
             return test(arguments.stages)
+        if arguments.command == "bench":
+            return bench()
+        if arguments.command == "compare":
+            return compare(
+                arguments.stages,
+                users=arguments.users,
+                spawn_rate=arguments.spawn_rate,
+                duration=arguments.duration,
+                mode=arguments.mode,
+            )
         return load(
             arguments.stage,
             users=arguments.users,
