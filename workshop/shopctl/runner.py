@@ -164,6 +164,18 @@ class RunningStage:
         return [process for process in found.values() if _alive(process)]
 
 
+def release(stage: Stage, env: dict[str, str], *, log: TextIO | None = None) -> None:
+    """Run the stage's one-off `release:` command (migrate, seed) to completion."""
+    command = stage.release_command()
+    if not command:
+        return
+    redirect = {"stdout": log, "stderr": subprocess.STDOUT} if log else {}
+    _say(log, f"shopctl: release: {command}")
+    result = subprocess.run(command, shell=True, cwd=stage.path, env=env, **redirect)
+    if result.returncode != 0:
+        raise ShopctlError(f"{stage.name}'s release command failed (exit code {result.returncode})")
+
+
 def launch(stage: Stage, env: dict[str, str], *, log_path: Path | None = None) -> RunningStage:
     """Run the stage's release command, then start its processes with honcho; do not wait.
 
@@ -173,16 +185,11 @@ def launch(stage: Stage, env: dict[str, str], *, log_path: Path | None = None) -
     env = {**env, RUN_ID_VARIABLE: run_id}
     log = log_path.open("a") if log_path else None
     redirect = {"stdout": log, "stderr": subprocess.STDOUT} if log else {}
-
-    release = stage.release_command()
-    if release:
-        _say(log, f"shopctl: release: {release}")
-        result = subprocess.run(release, shell=True, cwd=stage.path, env=env, **redirect)
-        if result.returncode != 0:
-            _close(log)
-            raise ShopctlError(
-                f"{stage.name}'s release command failed (exit code {result.returncode})"
-            )
+    try:
+        release(stage, env, log=log)
+    except ShopctlError:
+        _close(log)
+        raise
 
     processes = stage.long_running()
     _say(log, f"shopctl: starting {', '.join(processes)} with honcho")

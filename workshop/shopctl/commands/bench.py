@@ -1,0 +1,260 @@
+"""`shopctl bench`: what the workshop's costs are, each as a ratio to a floor measured in the
+same run, on the same machine, by the same client.
+
+- The ceiling: a bare WSGI app (workshop/bench/hello.py) on the stages' gunicorn settings,
+  against stage 01's minimal endpoint, product list and product detail.
+- The strangler proxy: the same request direct and through the proxy (needs stage 03).
+- One gRPC hop: a catalog lookup in-process and over gRPC (needs stage 03's catalog service).
+- Queries per request on the hot endpoints, at every stage.
+
+Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
+workers close every connection), p50 and p95. Throughput: CLIENTS processes sending
+requests back to back for a few seconds. The client runs on the same cores as the server,
+as a learner's laptop does: compare the figures with each other, not with other machines.
+"""
+
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shopctl import ShopctlError
+from shopctl.env import VAR_DIR, isolated_environment, tool_environment
+from shopctl.env import mode as run_mode
+from shopctl.report import machine
+from shopctl.runner import free_port, release, start
+from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
+
+WORKSHOP = REPO_ROOT / "workshop"
+COUNT_QUERIES = WORKSHOP / "bench" / "count_queries.py"
+# The `web` line of the stages' Procfiles, minus the app: same workers, same server.
+GUNICORN_FLAGS = ["--workers", "4", "--no-control-socket", "--graceful-timeout", "5"]
+WARM_UP_REQUESTS = 40
+LATENCY_REQUESTS = 300
+THROUGHPUT_SECONDS = 5
+CLIENTS = 4
+
+
+@dataclass(frozen=True)
+class Measurement:
+    p50: float  # milliseconds
+    p95: float
+    requests_per_second: float
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    floor_name: str
+    floor: Measurement | None
+    measured: Measurement | None
+    note: str = ""
+
+
+def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -> int:
+    """Measure, print the tables, write them under var/reports/bench-<time>/."""
+    report_dir = VAR_DIR / "reports" / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    report_dir.mkdir(parents=True)
+    stages = all_stages()
+    print(
+        f"shopctl: bench, {requests} sequential requests and {seconds} s of {CLIENTS} clients each"
+    )
+
+    rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
+    rows += _not_yet(stages)
+    queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
+
+    settings = {"mode": run_mode(tool_environment()), **machine()}
+    text = _markdown(rows, queries, settings)
+    (report_dir / "bench.md").write_text(text)
+    print(f"\n{text}")
+    print(f"shopctl: bench report in {report_dir}/bench.md")
+    return 0
+
+
+def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> list[Row]:
+    """The floor (bare WSGI) against stage 01's endpoints, on the same gunicorn settings."""
+    port = free_port()
+    print(f"[ceiling] floor: bare WSGI app on gunicorn, port {port}")
+    hello = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "bench.hello:application", "--bind",
+         f"127.0.0.1:{port}", *GUNICORN_FLAGS],
+        cwd=WORKSHOP,
+        env=tool_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=(report_dir / "hello.log").open("w"),
+    )  # fmt: skip
+    try:
+        floor_url = f"http://127.0.0.1:{port}/"
+        _wait_for(floor_url)
+        floor = measure(floor_url, requests, seconds)
+    finally:
+        hello.terminate()
+        hello.wait(timeout=15)
+    print(f"[ceiling] floor: {_describe(floor)}")
+
+    var_dir = VAR_DIR / "bench" / stage.name
+    env = isolated_environment(port=free_port(), var_dir=var_dir, database="shop_01_bench")
+    print(f"[ceiling] start {stage.name} (log in {var_dir}/processes.log)")
+    running = start(stage, env, log_path=var_dir / "processes.log")
+    rows = []
+    try:
+        for what, path in (
+            ("minimal DRF endpoint (GET /api/health/)", "/api/health/"),
+            ("product list (GET /api/products/, 20 rows)", "/api/products/"),
+            ("product detail (GET /api/products/1/)", "/api/products/1/"),
+        ):
+            print(f"[ceiling] {stage.name} {path}")
+            measured = measure(running.base_url + path, requests, seconds)
+            print(f"[ceiling] {stage.name} {path}: {_describe(measured)}")
+            rows.append(Row(f"{stage.name}: {what}", "bare WSGI on gunicorn", floor, measured))
+    finally:
+        running.stop()
+    return rows
+
+
+def _not_yet(stages: list[Stage]) -> list[Row]:
+    """The measurements whose code lands with later stages, said rather than left out."""
+    names = {stage.name for stage in stages}
+    rows = []
+    if not any(name.startswith("03-") for name in names):
+        rows.append(
+            Row("strangler proxy: the same request direct and through the proxy", "direct",
+                None, None, "not measured yet: comes with stage 03 (03-strangler/)")
+        )  # fmt: skip
+        rows.append(
+            Row("one gRPC hop: a catalog lookup in-process and over gRPC", "in-process",
+                None, None, "not measured yet: comes with stage 03's catalog service")
+        )  # fmt: skip
+    return rows
+
+
+def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:
+    """The stage's hot requests and their query counts, on a freshly seeded database."""
+    print(f"[queries] {stage.name}: migrate, seed, count")
+    var_dir = VAR_DIR / "bench" / f"{stage.name}-queries"
+    env = isolated_environment(
+        port=free_port(), var_dir=var_dir, database=f"shop_{stage.number}_bench"
+    )
+    log_path = report_dir / f"queries-{stage.name}.log"
+    with log_path.open("w") as log:
+        try:
+            release(stage, env, log=log)
+        except ShopctlError as error:
+            return f"not counted: {error}"
+        result = subprocess.run(
+            [sys.executable, str(COUNT_QUERIES)],
+            cwd=stage.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    if result.returncode != 0:
+        return f"not counted (see {log_path})"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(url: str, requests: int, seconds: int) -> Measurement:
+    """Latency of sequential requests, then throughput of CLIENTS processes at once."""
+    for _ in range(WARM_UP_REQUESTS):
+        _get(url)
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        _get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+    cut = statistics.quantiles(timings, n=100)
+    with ProcessPoolExecutor(max_workers=CLIENTS) as pool:
+        counts = list(pool.map(_requests_for, [url] * CLIENTS, [seconds] * CLIENTS))
+    return Measurement(p50=cut[49], p95=cut[94], requests_per_second=sum(counts) / seconds)
+
+
+def _requests_for(url: str, seconds: float) -> int:
+    """One client: requests back to back for `seconds`; how many it completed."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+    while time.perf_counter() < deadline:
+        _get(url)
+        done += 1
+    return done
+
+
+def _get(url: str) -> None:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise ShopctlError(f"GET {url} answered {response.status}")
+    finally:
+        connection.close()
+
+
+def _wait_for(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _get(url)
+            return
+        except (OSError, ShopctlError):
+            if time.monotonic() > deadline:
+                raise ShopctlError(f"{url} did not answer within {timeout:.0f} s") from None
+            time.sleep(0.2)
+
+
+def _describe(measurement: Measurement) -> str:
+    return (
+        f"p50 {measurement.p50:.2f} ms, p95 {measurement.p95:.2f} ms, "
+        f"{measurement.requests_per_second:.0f} req/s"
+    )
+
+
+def _markdown(rows: list[Row], queries: dict[str, dict[str, int] | str], settings: dict) -> str:
+    lines = [
+        "## Costs against a floor measured in the same run",
+        "",
+        "| what | floor | p50 ms (floor) | p50 ms | × | req/s (floor) | req/s | × |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if row.floor is None or row.measured is None:
+            lines.append(f"| {row.what} | {row.floor_name} | {row.note} | | | | | |")
+            continue
+        floor, measured = row.floor, row.measured
+        lines.append(
+            f"| {row.what} | {row.floor_name} | {floor.p50:.2f} | {measured.p50:.2f} | "
+            f"{measured.p50 / floor.p50:.1f} | {floor.requests_per_second:.0f} | "
+            f"{measured.requests_per_second:.0f} | "
+            f"{measured.requests_per_second / floor.requests_per_second:.2f} |"
+        )
+    lines += ["", "## Queries per request", ""]
+    # In the order the counter sends them (a dict keeps it), every stage's names once.
+    requests = list(
+        dict.fromkeys(
+            name for counts in queries.values() if isinstance(counts, dict) for name in counts
+        )
+    )
+    lines.append("| request | " + " | ".join(queries) + " |")
+    lines.append("|---|" + "---:|" * len(queries))
+    for name in requests:
+        cells = [
+            str(counts.get(name, "-")) if isinstance(counts, dict) else "-"
+            for counts in queries.values()
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for stage, counts in queries.items():
+        if isinstance(counts, str):
+            lines.append(f"\n{stage}: {counts}")
+    lines += ["", "## Machine", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in settings.items()]
+    return "\n".join(lines) + "\n"
