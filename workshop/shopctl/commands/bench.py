@@ -121,19 +121,17 @@ def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> lis
 
 
 def _not_yet(stages: list[Stage]) -> list[Row]:
-    """The measurements whose code lands with later stages, said rather than left out."""
-    names = {stage.name for stage in stages}
-    rows = []
-    if not any(name.startswith("03-") for name in names):
-        rows.append(
-            Row("strangler proxy: the same request direct and through the proxy", "direct",
-                None, None, "not measured yet: comes with stage 03 (03-strangler/)")
-        )  # fmt: skip
-        rows.append(
-            Row("one gRPC hop: a catalog lookup in-process and over gRPC", "in-process",
-                None, None, "not measured yet: comes with stage 03's catalog service")
-        )  # fmt: skip
-    return rows
+    """The measurements whose code lands with stage 03, said rather than left out."""
+    if any(stage.number == "03" for stage in stages):
+        why = "not measured yet: stage 03 exists, its bench is still to be written here"
+    else:
+        why = "not measured yet: comes with stage 03 (03-strangler/)"
+    return [
+        Row("strangler proxy: the same request direct and through the proxy", "direct",
+            None, None, why),
+        Row("one gRPC hop: a catalog lookup in-process and over gRPC", "in-process",
+            None, None, why),
+    ]  # fmt: skip
 
 
 def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:

@@ -1,0 +1,44 @@
+"""The bench report: ratios to the floor, rows still to come, queries side by side."""
+
+from shopctl.commands.bench import Measurement, Row, _markdown, _not_yet
+from shopctl.stages import Stage
+
+FLOOR = Measurement(p50=0.5, p95=0.8, requests_per_second=4000)
+
+
+def test_a_cost_is_shown_as_a_ratio_to_the_floor_of_the_same_run():
+    row = Row("product list", "bare WSGI", FLOOR, Measurement(2.0, 3.0, 500))
+
+    report = _markdown([row], {}, {})
+
+    assert "| product list | bare WSGI | 0.50 | 2.00 | 4.0 | 4000 | 500 | 0.12 |" in report
+
+
+def test_measurements_of_stages_not_yet_built_are_said_not_hidden(tmp_path):
+    stages = [Stage("01-monolith", "01", tmp_path), Stage("02-modular-monolith", "02", tmp_path)]
+
+    report = _markdown(_not_yet(stages), {}, {})
+
+    assert "strangler proxy" in report and "comes with stage 03" in report
+    assert "one gRPC hop" in report
+
+
+def test_the_proxy_and_grpc_rows_stay_until_their_bench_is_written(tmp_path):
+    rows = _not_yet([Stage("03-strangler", "03", tmp_path)])
+
+    assert [row.measured for row in rows] == [None, None]
+    assert all("still to be written" in row.note for row in rows)
+
+
+def test_query_counts_line_up_per_request_and_say_why_a_stage_is_missing():
+    queries = {
+        "01-monolith": {"GET /api/products/": 2, "GET /api/products/{id}/": 1},
+        "02-modular-monolith": {"GET /api/products/": 2, "GET /api/products/{id}/": 2},
+        "03-strangler": "not counted: its release command failed",
+    }
+
+    report = _markdown([], queries, {})
+
+    assert "| request | 01-monolith | 02-modular-monolith | 03-strangler |" in report
+    assert "| GET /api/products/{id}/ | 1 | 2 | - |" in report
+    assert "03-strangler: not counted: its release command failed" in report
