@@ -25,7 +25,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help run test load compare bench lock lint clean
+.PHONY: help run test load compare bench protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -36,6 +36,7 @@ help:
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
+	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
@@ -69,6 +70,9 @@ compare: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(SHOPCTL) bench
+
+protos: $(VENV_STAMP)
+	$(SHOPCTL) protos
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

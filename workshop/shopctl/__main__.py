@@ -4,7 +4,7 @@ import argparse
 import signal
 import sys
 
-from shopctl import ShopctlError
+from shopctl import ShopctlError, protos
 from shopctl.commands.bench import bench
 from shopctl.commands.compare import compare
 from shopctl.commands.load import load
@@ -62,6 +62,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
 
     commands.add_parser(
+        "protos",
+        help="regenerate proto/_generated/ and check the contracts against the last commit",
+    )
+    commands.add_parser(
         "bench", help="the workshop's costs (framework, proxy, gRPC hop, queries) against floors"
     )
     return parser.parse_args(argv)
@@ -83,6 +87,11 @@ def main(argv: list[str]) -> int:
     # SIGTERM (from CI, a process manager, `kill`) stops a stage the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        # Every command may start code that imports the generated gRPC modules.
+        if arguments.command == "protos":
+            return check_protos()
+        if protos.generate():
+            print(f"shopctl: regenerated {protos.GENERATED_DIR} from the changed .proto files")
         if arguments.command == "run":
             return run(arguments.stage)
         if arguments.command == "test":
@@ -109,6 +118,24 @@ def main(argv: list[str]) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def check_protos() -> int:
+    """`make protos`: generate from scratch, then refuse wire-breaking changes."""
+    protos.generate(force=True)
+    print(f"shopctl: generated {protos.GENERATED_DIR} from {len(protos.proto_files())} file(s)")
+    problems = protos.check_against_commit()
+    for problem in problems:
+        print(f"shopctl: breaking change: {problem}", file=sys.stderr)
+    if problems:
+        print(
+            "shopctl: the contracts must stay wire-compatible with the last commit: add fields "
+            "and methods, reserve what you delete (proto/README.md)",
+            file=sys.stderr,
+        )
+        return 1
+    print("shopctl: the contracts are wire-compatible with the last commit")
+    return 0
 
 
 if __name__ == "__main__":
