@@ -101,7 +101,9 @@ if BROKER_URL.startswith("filesystem://"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     # The file-system transport has no fanout for remote control/events: keep them off.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
-CELERY_TASK_DEFAULT_QUEUE = f"shop-{STAGE}"  # stages may share one RabbitMQ: one queue each
+# Stages, test runs and a `make run` may share one RabbitMQ (or one broker folder): each gets a
+# queue of its own, or one would run the tasks the other queued.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another one
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True  # tasks send emails; nobody waits for a result

@@ -61,7 +61,11 @@ def isolated_environment(*, port: int, var_dir: Path, database: str) -> dict[str
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
         database_url = recreate_database(database_url, database)
-    return stage_environment(port=port, var_dir=var_dir, database_url=database_url)
+    env = stage_environment(port=port, var_dir=var_dir, database_url=database_url)
+    # Queues and exchanges of their own too: a `make run` of the same stage on the same
+    # RabbitMQ must not take this instance's messages, nor this one its.
+    env["SHOP_BROKER_NAMESPACE"] = database
+    return env
 
 
 def redact(url: str) -> str:
