@@ -1,0 +1,1 @@
+"""The Django project of stage 02: settings, root URLs and the WSGI entry point."""

@@ -1,0 +1,25 @@
+"""Routes of the public API (mounted at /api/)."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("health/", views.HealthApi.as_view()),
+    path("health/ready/", views.ReadinessApi.as_view()),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("auth/token/", views.TokenCreateApi.as_view()),
+    path("products/", views.ProductCollectionApi.as_view()),
+    path("products/<int:product_id>/", views.ProductDetailApi.as_view()),
+    path("inventory/<int:product_id>/", views.StockDetailApi.as_view()),
+    path("inventory/<int:product_id>/restock/", views.StockRestockApi.as_view()),
+    path("carts/", views.CartCreateApi.as_view()),
+    path("carts/<uuid:cart_id>/", views.CartDetailApi.as_view()),
+    path("carts/<uuid:cart_id>/items/", views.CartItemAddApi.as_view()),
+    path("carts/<uuid:cart_id>/items/<int:product_id>/", views.CartItemApi.as_view()),
+    path("orders/", views.OrderCreateApi.as_view()),
+    path("orders/<uuid:order_id>/", views.OrderDetailApi.as_view()),
+    path("orders/<uuid:order_id>/cancel/", views.OrderCancelApi.as_view()),
+]
