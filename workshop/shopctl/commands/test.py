@@ -1,5 +1,5 @@
-"""`shopctl test`: each stage's own tests, then the contract suite and a Locust smoke run
-against the stage started on a free port, then a summary CI can read."""
+"""`shopctl test`: the workshop's own tests, then each stage's own tests, the contract suite
+and a Locust smoke run against the stage started on a free port, then a summary CI can read."""
 
 import shutil
 import subprocess
@@ -11,12 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopctl import ShopctlError
-from shopctl.env import DEFAULT_PORT, VAR_DIR, isolated_environment, stage_environment
+from shopctl.env import (
+    DEFAULT_PORT,
+    VAR_DIR,
+    isolated_environment,
+    stage_environment,
+    tool_environment,
+)
 from shopctl.locust_run import aggregated, locust_command, one_line, read_stats
 from shopctl.runner import RunningStage, free_port, launch
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
 
 CONTRACT_SUITE = REPO_ROOT / "workshop" / "contract"
+# The workshop's own tests (shopctl, docker-compose.yml and the Dockerfiles, read offline) are
+# reported like a stage's step, under the name "workshop".
+WORKSHOP = Stage(name="workshop", number="", path=REPO_ROOT / "workshop")
+WORKSHOP_TESTS = WORKSHOP.path / "tests"
 PYTEST_NO_TESTS_COLLECTED = 5
 LOG_TAIL_LINES = 40
 # The smoke run: short, light, and every request must succeed.
@@ -98,6 +108,10 @@ def test(stage_numbers: list[str]) -> int:
     steps = Steps()
     interrupted = False
     try:
+        # Whichever stages were asked for: it takes seconds, and docker-compose.yml spans them all.
+        print("\n== workshop ==")
+        with steps.step(WORKSHOP, "pytest") as step:
+            run_workshop_tests(step)
         for stage in stages:
             check_stage(stage, steps)
     except KeyboardInterrupt:
@@ -162,6 +176,17 @@ def run_stage_tests(stage: Stage, step: Step) -> None:
     returncode = subprocess.run(
         [sys.executable, "-m", "pytest"], cwd=stage.path, env=env
     ).returncode
+    _record_pytest(returncode, step)
+
+
+def run_workshop_tests(step: Step) -> None:
+    """`pytest workshop/tests`: no stage is started, nothing is written outside a tmp dir."""
+    command = [sys.executable, "-m", "pytest", str(WORKSHOP_TESTS)]
+    returncode = subprocess.run(command, cwd=REPO_ROOT, env=tool_environment()).returncode
+    _record_pytest(returncode, step)
+
+
+def _record_pytest(returncode: int, step: Step) -> None:
     if returncode == PYTEST_NO_TESTS_COLLECTED:
         step.result = "no tests"
     elif returncode != 0:

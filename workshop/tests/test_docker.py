@@ -1,0 +1,243 @@
+"""docker-compose.yml and the stages' Dockerfiles, checked offline, and each check broken once.
+
+Docker does not run where `make test` runs, so these read the files the way compose and
+BuildKit would. The second half feeds each check a deliberately broken copy and asserts
+that it names the fault: a check that cannot fail proves nothing.
+"""
+
+import shutil
+
+import pytest
+from docker_checks import (
+    build_problems,
+    copy_problems,
+    documented_command_problems,
+    load_compose,
+    pin_problems,
+    port_problems,
+    schema_problems,
+    service_problems,
+    stages_with_a_procfile,
+    volume_problems,
+)
+from shopctl.stages import REPO_ROOT, Stage
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+STAGES = stages_with_a_procfile(REPO_ROOT)
+MONOLITH = Stage(name="01-monolith", number="01", path=REPO_ROOT / "01-monolith")
+# A stage without a Dockerfile yet fails test_every_stage_has_a_dockerfile_that_compose_builds.
+BUILT = [stage for stage in STAGES if (stage.path / "Dockerfile").is_file()]
+# The pages that show `docker compose` commands to a learner.
+PAGES = [REPO_ROOT / "README.md", *REPO_ROOT.glob("0*/README.md"), *REPO_ROOT.glob("workshop/*.md")]
+
+
+def assert_none(problems: list[str]) -> None:
+    assert problems == [], "\n".join(["", *problems])  # every problem, on its own line
+
+
+@pytest.fixture
+def compose() -> dict:
+    return load_compose(COMPOSE_FILE)
+
+
+def test_the_checks_see_the_stages():
+    # Checks over an empty list of stages would all pass and prove nothing.
+    assert MONOLITH in STAGES
+
+
+def test_the_compose_file_follows_the_compose_specification():
+    assert_none(schema_problems(COMPOSE_FILE))
+
+
+def test_every_procfile_process_of_every_stage_has_its_service(compose):
+    assert_none(service_problems(compose, STAGES))
+
+
+def test_only_the_expected_ports_are_published_and_none_clash(compose):
+    assert_none(port_problems(compose))
+
+
+def test_named_volumes_are_declared_and_not_shared(compose):
+    assert_none(volume_problems(compose))
+
+
+def test_every_stage_has_a_dockerfile_that_compose_builds(compose):
+    assert_none(build_problems(compose, STAGES, REPO_ROOT))
+
+
+@pytest.mark.parametrize("stage", BUILT, ids=[stage.name for stage in BUILT])
+def test_every_copy_in_a_dockerfile_finds_its_source(stage):
+    assert_none(copy_problems(stage.path / "Dockerfile", REPO_ROOT, stage))
+
+
+def test_images_are_pinned(compose):
+    dockerfiles = [stage.path / "Dockerfile" for stage in BUILT]
+    assert_none(pin_problems(compose, dockerfiles))
+
+
+def test_the_documented_docker_commands_match_the_compose_file(compose):
+    problems = []
+    for page in PAGES:
+        source = str(page.relative_to(REPO_ROOT))
+        problems += documented_command_problems(compose, page.read_text(), source)
+    assert_none(problems)
+
+
+# ---- The same checks on broken copies --------------------------------------------------------
+
+
+def test_a_schema_invalid_compose_file_is_refused(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    # `depends_on` conditions are an enumeration: a typo is exactly what the schema catches.
+    broken.write_text(COMPOSE_FILE.read_text().replace("service_healthy", "service_is_healthy", 1))
+
+    [problem] = schema_problems(broken)
+
+    assert "docker-compose.yml is not valid Compose" in problem
+    assert "service_is_healthy" in problem
+
+
+def test_a_procfile_process_without_a_service_is_named(compose):
+    del compose["services"]["worker-01"]
+
+    assert service_problems(compose, STAGES) == [
+        "01-monolith's Procfile runs `worker`, but there is no service `worker-01` in profile 01"
+    ]
+
+
+def test_a_new_stage_without_a_profile_or_a_dockerfile_is_named(compose, tmp_path):
+    folder = tmp_path / "05-next"
+    folder.mkdir()
+    shutil.copy(MONOLITH.procfile, folder / "Procfile")
+    stage = Stage(name="05-next", number="05", path=folder)
+
+    no_web = "05-next's Procfile runs `web`, but there is no service `web-05` in profile 05"
+    assert no_web in service_problems(compose, [*STAGES, stage])
+    assert build_problems(compose, [*STAGES, stage], REPO_ROOT) == [
+        f"05-next has a Procfile but no Dockerfile ({folder / 'Dockerfile'})"
+    ]
+
+
+def test_a_web_process_started_before_its_release_is_named(compose):
+    del compose["services"]["web-01"]["depends_on"]["release-01"]
+
+    assert service_problems(compose, STAGES) == [
+        "service `web-01` must start after `release-01` completed successfully"
+    ]
+
+
+def test_a_service_that_runs_a_command_of_its_own_is_named(compose):
+    worker = compose["services"]["worker-01"]
+    worker["command"] = "celery -A config worker"
+    worker["depends_on"]["rabbitmq"] = {"condition": "service_started"}
+    compose["services"]["beat-09"] = {"profiles": ["09"]}
+
+    assert service_problems(compose, STAGES) == [
+        "service `worker-01` must run its Procfile line by name (command: worker), "
+        "not 'celery -A config worker'",
+        "service `worker-01` must wait for `rabbitmq` to be healthy",
+        "service `beat-09` is in profile 09, but no stage folder 09-… has a Procfile",
+    ]
+
+
+def test_two_stages_on_one_database_are_named(compose):
+    compose["services"]["worker-01"]["environment"]["DATABASE_URL"] = "postgres://db/shop"
+
+    assert service_problems(compose, STAGES) == [
+        "service `worker-01`: DATABASE_URL must name the stage's own database shop_01, "
+        "not 'postgres://db/shop'"
+    ]
+
+
+def test_a_clashing_host_port_is_named(compose):
+    compose["services"]["load"]["ports"] = ["127.0.0.1:8000:8089"]
+
+    problems = port_problems(compose)
+
+    assert (
+        "host port 8000 is published by web-01, load, which run together with --profile 01 "
+        "--profile load" in problems
+    )
+
+
+def test_a_published_database_port_is_named(compose):
+    compose["services"]["postgres"]["ports"] = ["5432:5432"]
+
+    assert port_problems(compose) == [
+        "service `postgres` publishes host port 5432; "
+        "only the API, the management UI and Locust are published"
+    ]
+
+
+def test_a_shared_or_undeclared_volume_is_named(compose):
+    compose["services"]["rabbitmq"]["volumes"] = ["postgres-data:/var/lib/rabbitmq"]
+
+    assert volume_problems(compose) == [
+        "volume `postgres-data` is mounted by postgres, rabbitmq: two servers would share one "
+        "data folder",
+        "volume `rabbitmq-data` is declared but unused",
+    ]
+
+
+def test_a_copy_of_a_missing_file_is_named(tmp_path):
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        (MONOLITH.path / "Dockerfile").read_text() + "COPY --chown=shop no-such-file /app/\n"
+    )
+
+    assert copy_problems(dockerfile, REPO_ROOT, MONOLITH) == [
+        f"{dockerfile}: COPY source `no-such-file` is not in the build context"
+    ]
+
+
+def test_a_copy_of_an_ignored_or_another_stages_folder_is_named(tmp_path):
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM python:3.11.14-slim\nCOPY var/ /app/var/\nCOPY 02-x /app/02-x\n")
+    (tmp_path / "var").mkdir()
+    (tmp_path / "02-x").mkdir()
+    (tmp_path / ".dockerignore").write_text("# runtime data\nvar\n")
+
+    assert copy_problems(dockerfile, tmp_path, MONOLITH) == [
+        f"{dockerfile}: COPY source `var/` is excluded by .dockerignore",
+        f"{dockerfile} does not copy its own stage folder 01-monolith",
+        f"{dockerfile} copies another stage's folder, 02-x",
+    ]
+
+
+def test_a_compose_build_of_another_dockerfile_is_named(compose):
+    compose["services"]["worker-01"]["build"] = {"context": ".", "dockerfile": "Dockerfile"}
+
+    assert build_problems(compose, STAGES, REPO_ROOT) == [
+        "service `worker-01` must build with {'context': '.', 'dockerfile': "
+        "'01-monolith/Dockerfile'}, not {'context': '.', 'dockerfile': 'Dockerfile'}",
+        f"service `worker-01` builds from {REPO_ROOT / 'Dockerfile'}, which does not exist",
+    ]
+
+
+def test_unpinned_images_are_named(compose, tmp_path):
+    compose["services"]["rabbitmq"]["image"] = "rabbitmq:latest"
+    compose["services"]["postgres"]["image"] = "postgres"
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM python:3.11-slim AS base\nFROM base\n")
+
+    assert pin_problems(compose, [dockerfile]) == [
+        "service `postgres`: image `postgres` must be pinned to a tag, not latest",
+        "service `rabbitmq`: image `rabbitmq:latest` must be pinned to a tag, not latest",
+        f"{dockerfile}: base image `python:3.11-slim` must be pinned to a full version "
+        "(python:3.11.14-slim-…), so that a rebuild gets the same Python",
+    ]
+
+
+def test_a_documented_command_with_a_wrong_service_or_profile_is_named(compose):
+    page = """
+    docker compose --profile 01 logs -f web    # the old name
+    Then `STAGE=07 docker compose --profile 07 --profile load up` and
+    `docker compose exec worker-01 ls` (no profile), `docker compose stop rabbitmq`.
+    """
+
+    assert documented_command_problems(compose, page, "README.md") == [
+        "README.md: `docker compose --profile 01 logs -f web`: there is no service `web`",
+        "README.md: `STAGE=07 docker compose --profile 07 --profile load up`: "
+        "there is no profile 07",
+        "README.md: `docker compose exec worker-01 ls`: `worker-01` needs --profile 01",
+    ]

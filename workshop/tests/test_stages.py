@@ -1,0 +1,49 @@
+"""Reading a stage's Procfile the way honcho does: the processes, the release, the errors."""
+
+import pytest
+from shopctl import ShopctlError
+from shopctl.stages import Stage
+
+
+def stage_with_procfile(tmp_path, text: str) -> Stage:
+    (tmp_path / "Procfile").write_text(text)
+    return Stage(name="09-example", number="09", path=tmp_path)
+
+
+def test_a_procfile_reads_as_its_processes_in_file_order(tmp_path):
+    stage = stage_with_procfile(
+        tmp_path,
+        "# the release runs once\n"
+        "release: python manage.py migrate && python manage.py seed_demo\n"
+        "\n"
+        "web: gunicorn config.wsgi --bind ${SHOP_HOST:-127.0.0.1}:${SHOP_PORT:-8000}\n"
+        "  worker:   celery -A config worker\n",
+    )
+
+    assert stage.processes() == {
+        "release": "python manage.py migrate && python manage.py seed_demo",
+        "web": "gunicorn config.wsgi --bind ${SHOP_HOST:-127.0.0.1}:${SHOP_PORT:-8000}",
+        "worker": "celery -A config worker",
+    }
+    assert stage.release_command() == "python manage.py migrate && python manage.py seed_demo"
+    assert stage.long_running() == ["web", "worker"]
+
+
+def test_a_procfile_without_a_release_has_nothing_to_run_first(tmp_path):
+    stage = stage_with_procfile(tmp_path, "web: gunicorn config.wsgi\n")
+
+    assert stage.release_command() is None
+    assert stage.long_running() == ["web"]
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "release: python manage.py migrate\n"])
+def test_a_procfile_with_nothing_to_start_is_a_clear_error(tmp_path, text):
+    stage = stage_with_procfile(tmp_path, text)
+
+    with pytest.raises(ShopctlError, match="names no process to start"):
+        stage.processes()
+
+
+def test_a_missing_procfile_is_a_clear_error(tmp_path):
+    with pytest.raises(ShopctlError, match="has no Procfile"):
+        Stage(name="09-example", number="09", path=tmp_path).processes()
