@@ -30,6 +30,9 @@ from . import idempotency
 from .presenters import cart_dict, order_dict, product_dict
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# The largest id a 64-bit integer column holds: a larger one names nothing, and must not reach
+# the database driver, which would overflow (a 500) instead of finding nothing.
+LARGEST_ID = 2**63 - 1
 
 
 def _is_staff(request) -> bool:
@@ -264,7 +267,7 @@ class CartDetailApi(APIView):
 
 class CartItemAddApi(APIView):
     class InputSerializer(serializers.Serializer):
-        product_id = serializers.IntegerField(min_value=1)
+        product_id = serializers.IntegerField(min_value=1, max_value=LARGEST_ID)
         quantity = quantity_field()
 
     @extend_schema(request=InputSerializer, responses={201: CartOutputSerializer})

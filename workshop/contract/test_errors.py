@@ -54,3 +54,37 @@ def test_malformed_json_at_checkout_is_a_validation_error_envelope(client: httpx
     )
 
     assert_error(response, 400, "validation_error")
+
+
+# Larger than any 64-bit id: it names nothing. It must not reach a database driver, which
+# would overflow (a 500) instead of finding nothing.
+TOO_LARGE_ID = 2**64
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/products/{TOO_LARGE_ID}/",
+        f"/api/inventory/{TOO_LARGE_ID}/",
+        f"/api/inventory/{TOO_LARGE_ID}/restock/",
+    ],
+)
+def test_an_id_too_large_for_any_database_is_not_found(
+    staff_client: httpx.Client, path: str
+) -> None:
+    method = "POST" if path.endswith("restock/") else "GET"
+
+    assert_error(staff_client.request(method, path, json={"quantity": 1}), 404, "not_found")
+
+
+def test_a_product_id_too_large_for_any_database_is_a_validation_error(
+    client: httpx.Client, shop: Shop
+) -> None:
+    cart = shop.create_cart()
+
+    response = client.post(
+        f"/api/carts/{cart['id']}/items/", json={"product_id": TOO_LARGE_ID, "quantity": 1}
+    )
+
+    assert_error(response, 400, "validation_error", field="product_id")
+    assert shop.cart(cart["id"])["items"] == []
