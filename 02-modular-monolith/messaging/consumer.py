@@ -2,8 +2,10 @@
 
 kombu's ConsumerMixin owns the connection (and reconnects after a broker outage). The
 handler runs before the ack, so a consumer that dies mid-message gets it again: handlers must
-be idempotent. (RabbitMQ keeps an unacked message; kombu's file-system transport takes a
-message off its queue when it hands it out, so there the outbox is what makes events durable.)
+be idempotent. A handler that fails is retried in place, so the events keep their order.
+(RabbitMQ keeps an unacked message; kombu's file-system transport takes a message off its
+queue when it hands it out, so there a consumer killed mid-message loses that delivery: the
+stage README says how to replay an event from the outbox.)
 """
 
 import logging
@@ -15,6 +17,8 @@ from kombu import Connection, Queue
 from kombu.mixins import ConsumerMixin
 
 logger = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 30.0  # seconds between two tries of a failing handler, at most
 
 
 class MalformedEvent(ValueError):
@@ -53,15 +57,26 @@ class EventConsumer(ConsumerMixin):
         logger.info("event=consumer_ready queue=%s", self.queue.name)
 
     def on_message(self, body: dict[str, Any], message) -> None:
+        """Handle, then ack. A failure (a database restarting) is retried right here, with a
+        growing pause, rather than requeued: a requeued message would go to the back of
+        the queue, behind the events of the same order that came after it."""
         event = f"event_type={body.get('event_type')} event_id={body.get('event_id')}"
-        try:
-            self.handler(body)
-        except MalformedEvent as error:
-            logger.error("event=event_dropped %s reason=%s", event, error)
+        delay = self.retry_delay
+        while True:
+            try:
+                self.handler(body)
+            except MalformedEvent as error:
+                logger.error("event=event_dropped %s reason=%s", event, error)
+                message.ack()
+                return
+            except Exception:  # anything else may pass: try again
+                if self.should_stop:  # asked to stop: give it back to the broker
+                    logger.exception("event=event_failed %s requeued=true", event)
+                    message.requeue()
+                    return
+                logger.exception("event=event_failed %s retry_in=%.1fs", event, delay)
+                time.sleep(delay)
+                delay = min(max(delay * 2, 0.1), MAX_RETRY_DELAY)
+                continue
             message.ack()
-        except Exception:  # anything else may pass (a database restart): try it again later
-            logger.exception("event=event_failed %s retry_in=%.1fs", event, self.retry_delay)
-            time.sleep(self.retry_delay)
-            message.requeue()
-        else:
-            message.ack()
+            return

@@ -30,15 +30,37 @@ def test_a_handled_message_is_acked_after_its_handler_ran():
     assert message.outcome == "acked"
 
 
-def test_a_handler_failure_puts_the_message_back_for_a_retry(caplog):
-    def database_down(envelope):
-        raise ConnectionError("database restarting")
+def test_a_handler_failure_is_retried_in_place_until_it_passes(caplog):
+    # Retried here, not requeued: a requeued message would queue up behind later events of
+    # the same order (and the file-system broker would copy it to every bound queue).
+    calls: list[dict] = []
+
+    def database_restarting(envelope):
+        calls.append(envelope)
+        if len(calls) < 3:
+            raise ConnectionError("database restarting")
 
     message = FakeMessage()
-    consumer_with(database_down).on_message({"event_type": "order.confirmed"}, message)
+    consumer_with(database_restarting).on_message({"event_type": "order.confirmed"}, message)
+
+    assert len(calls) == 3
+    assert message.outcome == "acked"
+    assert caplog.text.count("event=event_failed") == 2
+
+
+def test_a_failing_message_goes_back_to_the_broker_when_the_consumer_stops(caplog):
+    consumer = consumer_with(None)
+
+    def down_while_stopping(envelope):
+        consumer.should_stop = True
+        raise ConnectionError("database down")
+
+    consumer.handler = down_while_stopping
+    message = FakeMessage()
+    consumer.on_message({"event_type": "order.confirmed"}, message)
 
     assert message.outcome == "requeued"
-    assert "event=event_failed" in caplog.text
+    assert "requeued=true" in caplog.text
 
 
 def test_a_malformed_message_is_dropped_not_retried_forever(caplog):

@@ -117,6 +117,33 @@ def test_the_broker_routes_each_event_to_a_queue_bound_to_its_type(three_events)
     assert cancelled["event_type"] == "order.cancelled"
 
 
+def test_a_consumer_receives_each_orders_events_in_the_order_they_happened(
+    make_product, make_order
+):
+    # Twenty orders, each confirmed then cancelled, all waiting: the relay publishes the 40
+    # events back to back, many within one millisecond (what the file-system broker names
+    # its files by).
+    product = make_product(stock=20)
+    for _ in range(20):
+        ordering_api.cancel_order(order_id=make_order([(product, 1)]).id)
+
+    with received_on_a_test_queue(["order.*"]) as received:
+        publisher = relay.Publisher()
+        try:
+            assert relay.publish_pending(publisher=publisher) == 40
+        finally:
+            publisher.close()
+        envelopes = received(count=40)
+
+    seen: dict[str, list[str]] = {}
+    for envelope in envelopes:
+        seen.setdefault(envelope["aggregate_id"], []).append(envelope["event_type"])
+    swapped = [
+        order for order, types in seen.items() if types != ["order.confirmed", "order.cancelled"]
+    ]
+    assert swapped == [], f"{len(swapped)} of 20 orders had their events delivered out of order"
+
+
 def test_an_event_published_before_its_consumer_ever_started_waits_for_it(
     make_product, make_order, settings
 ):
