@@ -94,7 +94,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The outbox relay publishes domain events to a topic exchange; consumers (notifications) read
 # them from their own queues. No Celery at this stage: see messaging/ and the README.
 BROKER_URL = os.environ.get("BROKER_URL", "filesystem://")
-BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+# amqp: wait for RabbitMQ to confirm each publish, so the relay marks an event published only
+# once the broker has taken responsibility for it.
+BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"confirm_publish": True}
 if BROKER_URL.startswith("filesystem://"):
     BROKER_DIR = VAR_DIR / "broker"
     BROKER_TRANSPORT_OPTIONS = {

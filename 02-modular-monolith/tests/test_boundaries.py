@@ -68,7 +68,8 @@ def test_a_broken_boundary_fails_and_names_the_import(stage_copy, module, import
 
     result = lint_imports(stage_copy)
 
+    # Only what this test broke is asserted: a learner's own experiment (chapter 2,
+    # exercise 1) sits in the copied folder too and may break another contract.
     assert result.returncode == 1, result.stdout
-    assert "Contracts: 1 kept, 1 broken." in result.stdout
     for words in complaint:
         assert words in result.stdout, result.stdout
