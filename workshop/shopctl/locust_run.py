@@ -124,7 +124,7 @@ def table(rows: list[RequestStats]) -> str:
     header = ("request", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms")
     lines = [
         (
-            _label(row),
+            label(row.method, row.name),
             str(row.requests),
             str(row.failures),
             f"{row.requests_per_second:.1f}",
@@ -146,9 +146,10 @@ def table(rows: list[RequestStats]) -> str:
     return "\n".join([format_line(header), rule, *body])
 
 
-def _label(row: RequestStats) -> str:
-    # A journey may name its requests "checkout POST /api/orders/"; do not say POST twice.
-    return row.name if row.method in row.name.split() else f"{row.method} {row.name}".strip()
+def label(method: str, name: str) -> str:
+    """How a request is shown; a journey's names already say the method
+    ("checkout POST /api/orders/"), so it is not said twice."""
+    return name if method in name.split() else f"{method} {name}".strip()
 
 
 def _milliseconds(value: str) -> float | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 
+from shopctl import locust_run
 from shopctl.locust_run import AGGREGATED, RequestStats, aggregated, percentile, read_stats
 
 # The journey names each request "<group> <METHOD> <path>" (workshop/loadtest/journey.py).
@@ -52,16 +53,20 @@ class StageRun:
     stage: str
     csv_prefix: Path
     exit_code: int | None = None  # Locust's; None when the run was not made by this tool
+    error: str = ""  # why the run stopped short, if it did
     rows: list[RequestStats] = field(default_factory=list)
     histograms: list[dict] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
 
     @classmethod
-    def read(cls, stage: str, csv_prefix: Path, exit_code: int | None = None) -> "StageRun":
+    def read(
+        cls, stage: str, csv_prefix: Path, exit_code: int | None = None, error: str = ""
+    ) -> "StageRun":
         return cls(
             stage=stage,
             csv_prefix=csv_prefix,
             exit_code=exit_code,
+            error=error,
             rows=read_stats(csv_prefix),
             histograms=_read_histograms(csv_prefix),
             failures=_read_failures(csv_prefix),
@@ -144,13 +149,16 @@ def failure_lines(runs: list[StageRun]) -> list[str]:
         elif run.failures:
             lines.append(f"- **{run.stage}**:")
             lines += [
-                f"  - {failure.occurrences} × {failure.method} {failure.name}: {failure.error}"
+                f"  - {failure.occurrences} × "
+                f"{locust_run.label(failure.method, failure.name)}: {failure.error}"
                 for failure in run.failures
             ]
         else:
             lines.append(f"- **{run.stage}**: none")
         if run.exit_code not in (None, 0):
             lines.append(f"  - Locust exited with code {run.exit_code}")
+        if run.error:
+            lines.append(f"  - the run stopped short: {run.error}")
     return lines
 
 
@@ -166,10 +174,10 @@ def chart(runs: list[StageRun], path: Path, *, title: str) -> None:
     totals = [run.total() for run in measured]
     figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4.5))
     width = 0.8 / len(PERCENTILES)
-    for index, (label, attribute) in enumerate((("p50", "p50"), ("p95", "p95"), ("p99", "p99"))):
-        values = [getattr(total, attribute) or 0 for total in totals]
+    for index, percentile_name in enumerate(("p50", "p95", "p99")):
+        values = [getattr(total, percentile_name) or 0 for total in totals]
         positions = [stage_index + (index - 1) * width for stage_index in range(len(stages))]
-        bars = latency.bar(positions, values, width, label=label)
+        bars = latency.bar(positions, values, width, label=percentile_name)
         latency.bar_label(bars, fmt="%.0f", fontsize=8)
     latency.set_xticks(range(len(stages)), stages)
     latency.set_ylabel("milliseconds")

@@ -90,7 +90,7 @@ def test_every_failure_is_listed_with_its_count_and_error(clean, failed):
     report = markdown([clean, failed], title="t", settings={"users": "3"})
 
     assert "| 02-modular-monolith | 11 | 11 |" in report
-    assert "6 × GET browse GET /api/products/" in report
+    assert "6 × browse GET /api/products/" in report
     assert "no answer: ConnectionError" in report
     assert "Locust exited with code 1" in report
     assert "- **01-monolith**: none" in report

@@ -85,7 +85,9 @@ def compare(
     chart(runs, report_dir / "chart.png", title=f"{users} users, {seconds} s per stage")
 
     print(f"\n{stage_table(runs)}\n\n{group_table(runs)}\n")
-    clean = all(run.measured and run.exit_code == 0 and not run.failures for run in runs)
+    clean = all(
+        run.measured and run.exit_code == 0 and not run.failures and not run.error for run in runs
+    )
     if not clean:
         print("shopctl: some runs had failures or no figures; report.md lists them")
     print(f"shopctl: report in {report_dir}/ (report.md, chart.png, machine.json, <stage>/ CSVs)")
@@ -123,10 +125,14 @@ def _measure(
         running = start(stage, env, log_path=var_dir / "processes.log")
     except ShopctlError as error:
         print(f"{label} did not start: {error}")
-        return StageRun(stage=stage.name, csv_prefix=csv_prefix)
+        return StageRun(stage=stage.name, csv_prefix=csv_prefix, error=f"did not start: {error}")
     try:
         _warm_up(running.base_url)
         exit_code = _load(running, csv_prefix, label, users, spawn_rate, seconds)
+    except (ShopctlError, httpx.HTTPError) as error:
+        # One stage that hangs or breaks must not cost the others their report.
+        print(f"{label} failed: {error}")
+        return StageRun.read(stage.name, csv_prefix, exit_code=None, error=str(error))
     finally:
         print(f"{label} stop")
         running.stop()
