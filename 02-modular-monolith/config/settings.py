@@ -88,6 +88,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so that the concurrency tests' threads share one test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+else:
+    # test_<database>_<stage number>: two stages' suites may run at once on one PostgreSQL
+    # (pytest-django drops and recreates its test database at the start of a run).
+    DATABASES["default"]["TEST"] = {
+        "NAME": f"test_{DATABASES['default']['NAME']}_{STAGE.split('-')[0]}"
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Broker and events ----------------------------------------------------------------------
