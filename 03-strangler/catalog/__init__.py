@@ -1,0 +1,1 @@
+"""Catalog: products, categories and prices. Public surface: `catalog.api`."""

@@ -1,0 +1,44 @@
+"""Routes of the public API (mounted at /api/)."""
+
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+
+class IdConverter:
+    """A positive integer id that fits a database's 64-bit integer column; anything larger
+    matches no URL (404), instead of overflowing in the database driver (a 500)."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > views.LARGEST_ID:
+            raise ValueError(f"{value} is larger than any id")  # Django: this URL does not match
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("health/", views.HealthApi.as_view()),
+    path("health/ready/", views.ReadinessApi.as_view()),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("auth/token/", views.TokenCreateApi.as_view()),
+    path("products/", views.ProductCollectionApi.as_view()),
+    path("products/<id:product_id>/", views.ProductDetailApi.as_view()),
+    path("inventory/<id:product_id>/", views.StockDetailApi.as_view()),
+    path("inventory/<id:product_id>/restock/", views.StockRestockApi.as_view()),
+    path("carts/", views.CartCreateApi.as_view()),
+    path("carts/<uuid:cart_id>/", views.CartDetailApi.as_view()),
+    path("carts/<uuid:cart_id>/items/", views.CartItemAddApi.as_view()),
+    path("carts/<uuid:cart_id>/items/<id:product_id>/", views.CartItemApi.as_view()),
+    path("orders/", views.OrderCreateApi.as_view()),
+    path("orders/<uuid:order_id>/", views.OrderDetailApi.as_view()),
+    path("orders/<uuid:order_id>/cancel/", views.OrderCancelApi.as_view()),
+]

@@ -1,0 +1,374 @@
+"""The public HTTP API: one thin view per resource, one call to a context's api per method.
+
+Each view validates input with its nested InputSerializer, calls one function of one
+context's public `api`, and renders the dataclass it gets back with a presenter. Errors are
+raised, never built here: the exception handler in `edge.errors` renders them.
+"""
+
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+
+from catalog import api as catalog_api
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from inventory import api as inventory_api
+from kernel.money import decimal_to_cents
+from messaging import broker
+from ordering import api as ordering_api
+from payments import api as payments_api
+from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import idempotency
+from .presenters import cart_dict, order_dict, product_dict
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# The largest id a 64-bit integer column holds: a larger one names nothing, and must not reach
+# the database driver, which would overflow (a 500) instead of finding nothing.
+LARGEST_ID = 2**63 - 1
+
+
+def _is_staff(request) -> bool:
+    return bool(request.user and request.user.is_staff)
+
+
+def _handles(view, request) -> bool:
+    """DRF checks permissions before it looks for the method's handler: without this, an
+    anonymous DELETE on a read-only URL would be a 401 instead of a 405."""
+    return hasattr(view, request.method.lower())
+
+
+class IsStaff(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return not _handles(view, request) or _is_staff(request)
+
+
+class IsStaffOrReadOnly(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or not _handles(view, request) or _is_staff(request)
+
+
+class ProductPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def price_field(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000000.00"),
+        error_messages={"min_value": "Price must be greater than 0."},
+        **kwargs,
+    )
+
+
+def category_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(
+        SLUG,
+        max_length=50,
+        error_messages={"invalid": "Use lower-case letters, digits and hyphens."},
+        **kwargs,
+    )
+
+
+# --- health ----------------------------------------------------------------------------------
+class HealthApi(APIView):
+    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField()}))
+    def get(self, request):
+        return Response({"status": "ok", "stage": settings.STAGE})
+
+
+def check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def check_broker() -> None:
+    with broker.connection() as broker_connection:
+        broker.check(broker_connection)
+
+
+class ReadinessApi(APIView):
+    """200 when every dependency answers, else 503 naming the one that does not."""
+
+    checks = {"database": check_database, "broker": check_broker}
+
+    @extend_schema(responses=inline_serializer("Readiness", {"status": serializers.CharField()}))
+    def get(self, request):
+        results = {}
+        for name, check in self.checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception:  # any failure of a dependency means "not ready", not a 500
+                results[name] = "error"
+        ready = all(result == "ok" for result in results.values())
+        return Response(
+            {"status": "ok" if ready else "error", "checks": results},
+            status=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers=None if ready else {"Retry-After": "5"},
+        )
+
+
+# --- catalog ---------------------------------------------------------------------------------
+class ProductOutputSerializer(serializers.Serializer):
+    """Documents the product shape; the hot read path renders plain dicts instead."""
+
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    price = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class ProductCollectionApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    class FilterSerializer(serializers.Serializer):
+        q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        category = serializers.CharField(required=False, allow_blank=True, max_length=50)
+
+    class InputSerializer(serializers.Serializer):
+        sku = serializers.CharField(max_length=64)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        category = category_field()
+        price = price_field()
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=ProductOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        products = catalog_api.product_search(**filters.validated_data)
+        paginator = ProductPagination()
+        page = paginator.paginate_queryset(products, request, view=self)
+        return paginator.get_paginated_response([product_dict(product) for product in page])
+
+    @extend_schema(request=InputSerializer, responses={201: ProductOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        product = catalog_api.product_create(
+            sku=fields["sku"],
+            name=fields["name"],
+            description=fields["description"],
+            category=fields["category"],
+            price_cents=decimal_to_cents(fields["price"]),
+        )
+        return Response(product_dict(product), status=status.HTTP_201_CREATED)
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        category = category_field(required=False)
+        price = price_field(required=False)
+
+    @extend_schema(responses=ProductOutputSerializer)
+    def get(self, request, product_id: int):
+        return Response(product_dict(catalog_api.product_get(product_id=product_id)))
+
+    @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
+    def patch(self, request, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "price" in fields:
+            fields["price_cents"] = decimal_to_cents(fields.pop("price"))
+        product = catalog_api.product_update(product_id=product_id, **fields)
+        return Response(product_dict(product))
+
+
+# --- inventory -------------------------------------------------------------------------------
+StockOutputSerializer = inline_serializer(
+    "Stock", {"product_id": serializers.IntegerField(), "available": serializers.IntegerField()}
+)
+
+
+class StockDetailApi(APIView):
+    @extend_schema(responses=StockOutputSerializer)
+    def get(self, request, product_id: int):
+        available = inventory_api.available(product_id=product_id)
+        return Response({"product_id": product_id, "available": available})
+
+
+class StockRestockApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+
+    @extend_schema(request=InputSerializer, responses=StockOutputSerializer)
+    def post(self, request, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        available = inventory_api.restock(product_id=product_id, **data.validated_data)
+        return Response({"product_id": product_id, "available": available})
+
+
+# --- carts -----------------------------------------------------------------------------------
+ItemSerializer = inline_serializer(
+    "Item",
+    {
+        "product_id": serializers.IntegerField(),
+        "sku": serializers.CharField(),
+        "name": serializers.CharField(),
+        "unit_price": serializers.CharField(),
+        "quantity": serializers.IntegerField(),
+        "line_total": serializers.CharField(),
+    },
+)
+CartOutputSerializer = inline_serializer(
+    "Cart",
+    {
+        "id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "items": ItemSerializer,
+        "total": serializers.CharField(),
+        "currency": serializers.CharField(),
+    },
+)
+
+
+def quantity_field() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=ordering_api.MAX_LINE_QUANTITY)
+
+
+class CartCreateApi(APIView):
+    @extend_schema(request=None, responses={201: CartOutputSerializer})
+    def post(self, request):
+        return Response(cart_dict(ordering_api.cart_create()), status=status.HTTP_201_CREATED)
+
+
+class CartDetailApi(APIView):
+    @extend_schema(responses=CartOutputSerializer)
+    def get(self, request, cart_id: uuid.UUID):
+        return Response(cart_dict(ordering_api.cart_get(cart_id=cart_id)))
+
+
+class CartItemAddApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        product_id = serializers.IntegerField(min_value=1, max_value=LARGEST_ID)
+        quantity = quantity_field()
+
+    @extend_schema(request=InputSerializer, responses={201: CartOutputSerializer})
+    def post(self, request, cart_id: uuid.UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = ordering_api.cart_add_item(cart_id=cart_id, **data.validated_data)
+        return Response(cart_dict(cart), status=status.HTTP_201_CREATED)
+
+
+class CartItemApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        quantity = quantity_field()
+
+    @extend_schema(request=InputSerializer, responses=CartOutputSerializer)
+    def put(self, request, cart_id: uuid.UUID, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = ordering_api.cart_set_item_quantity(
+            cart_id=cart_id, product_id=product_id, **data.validated_data
+        )
+        return Response(cart_dict(cart))
+
+    @extend_schema(responses=CartOutputSerializer)
+    def delete(self, request, cart_id: uuid.UUID, product_id: int):
+        cart = ordering_api.cart_remove_item(cart_id=cart_id, product_id=product_id)
+        return Response(cart_dict(cart))
+
+
+# --- orders ----------------------------------------------------------------------------------
+OrderOutputSerializer = inline_serializer(
+    "Order",
+    {
+        "id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "email": serializers.EmailField(),
+        "items": ItemSerializer,
+        "total": serializers.CharField(),
+        "currency": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
+
+
+class OrderCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        cart_id = serializers.UUIDField()
+        email = serializers.EmailField()
+        payment_token = serializers.CharField(max_length=64)
+
+        def validate_payment_token(self, token: str) -> str:
+            if not payments_api.is_known_token(token):
+                raise serializers.ValidationError("Unknown payment token.")
+            return token
+
+    class HeaderSerializer(serializers.Serializer):
+        key = serializers.CharField(min_length=1, max_length=255, required=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OrderOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            order, replayed = ordering_api.place_order(**data.validated_data), False
+        else:
+            header = self.HeaderSerializer(data={"key": key})
+            if not header.is_valid():
+                raise serializers.ValidationError({"Idempotency-Key": header.errors["key"]})
+            order, replayed = idempotency.place_order_once(
+                idempotency_key=key,
+                request_fingerprint=hashlib.sha256(
+                    json.dumps(request.data, sort_keys=True).encode()
+                ).hexdigest(),
+                **data.validated_data,
+            )
+        headers = {"Location": f"/api/orders/{order.id}/"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(order_dict(order), status=status.HTTP_201_CREATED, headers=headers)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutputSerializer)
+    def get(self, request, order_id: uuid.UUID):
+        return Response(order_dict(ordering_api.order_get(order_id=order_id)))
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(request=None, responses=OrderOutputSerializer)
+    def post(self, request, order_id: uuid.UUID):
+        return Response(order_dict(ordering_api.cancel_order(order_id=order_id)))
+
+
+# --- staff -----------------------------------------------------------------------------------
+class TokenCreateApi(ObtainAuthToken):
+    """POST username/password -> {"token": ...}; DRF's view, with JSON only."""
+
+    renderer_classes = APIView.renderer_classes
+    parser_classes = APIView.parser_classes

@@ -1,0 +1,397 @@
+"""The proxy's aiohttp application: one handler forwards every request to the side the route
+table names, streaming both ways; /_proxy/routes and /_proxy/stats show what it does."""
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from proxy.routes import MONOLITH, SAFE_METHODS, Route, RouteFile, should_shadow, side_for
+from proxy.settings import Settings
+from proxy.shadow import compare, difference_record
+from proxy.stats import Stats
+
+log = logging.getLogger("proxy")
+
+# Headers about one connection, not the message: a proxy must not pass them on (RFC 9110 7.6.1).
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# The proxy's own server has already answered `Expect: 100-continue` to the client; passed on,
+# the upstream would answer it a second time.
+ANSWERED_BY_THE_PROXY = frozenset({"expect"})
+# The same rule as the monolith's RequestIdMiddleware: a client's id is kept if it is sane.
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+RETRY_AFTER_SECONDS = "5"  # what the monolith says with its own 503s
+# Shadowing buffers the monolith's body to compare it; above this the copy is skipped.
+MAX_SHADOW_BODY_BYTES = 1024 * 1024
+# Shadow copies are extra load on the service: past this many in flight, new ones are skipped.
+MAX_SHADOWS_IN_FLIGHT = 50
+CONNECTIONS_PER_UPSTREAM = 100
+
+
+@dataclass
+class Upstream:
+    """One place requests go to, with its own pool of keep-alive connections."""
+
+    name: str
+    base_url: str
+    session: aiohttp.ClientSession | None = None  # opened when the app starts
+
+    def url_for(self, path_qs: str) -> URL:
+        # encoded=True: the path and query go on exactly as the client sent them.
+        return URL(self.base_url + path_qs, encoded=True)
+
+
+@dataclass
+class ProxyState:
+    settings: Settings
+    routes: RouteFile
+    upstreams: dict[str, Upstream]
+    stats: Stats = field(default_factory=Stats)
+    shadow_tasks: set[asyncio.Task] = field(default_factory=set)
+
+
+STATE = web.AppKey("state", ProxyState)
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream did not answer in time, refused, or went away before its headers."""
+
+
+def make_app(settings: Settings) -> web.Application:
+    """The application, with its route table loaded: a broken table fails here, at start-up."""
+    routes = RouteFile(settings.routes_file, set(settings.upstreams))
+    routes.load()
+    upstreams = {name: Upstream(name, url) for name, url in settings.upstreams.items()}
+    app = web.Application()
+    app[STATE] = ProxyState(settings=settings, routes=routes, upstreams=upstreams)
+    app.cleanup_ctx.append(upstream_sessions)
+    app.router.add_get("/_proxy/routes", show_routes)
+    app.router.add_get("/_proxy/stats", show_stats)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    return app
+
+
+async def upstream_sessions(app: web.Application) -> AsyncIterator[None]:
+    """One pooled ClientSession per upstream, for the app's lifetime (cleanup_ctx).
+
+    A session per request would pay a new TCP connection (and a new pool) every time.
+    """
+    state = app[STATE]
+    timeout = aiohttp.ClientTimeout(
+        total=None,  # a long, steadily flowing download is fine...
+        connect=state.settings.timeout,  # ...but not waiting this long for a connection
+        sock_read=state.settings.timeout,  # ...nor this long for the next bytes
+    )
+    for upstream in state.upstreams.values():
+        upstream.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=CONNECTIONS_PER_UPSTREAM, keepalive_timeout=30),
+            timeout=timeout,
+            # The proxy is transparent: bytes pass as they are (compressed or not), cookies
+            # belong to each client and must not be kept and replayed to the next one, and
+            # no header the client did not send is added.
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+    yield
+    if state.shadow_tasks:  # let the comparisons in flight finish, briefly
+        await asyncio.wait(state.shadow_tasks, timeout=2)
+    for upstream in state.upstreams.values():
+        if upstream.session is not None:
+            await upstream.session.close()
+
+
+# ---- The proxy ------------------------------------------------------------------------------
+
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    """Route, relay, count, log; start the shadow copy if the route asks for one."""
+    state = request.app[STATE]
+    started = time.perf_counter()
+    request_id = request_id_for(request)
+    route = state.routes.current().match(request.method, request.path)
+    side = side_for(route, client_key(request))
+    shadowing = should_shadow(route, request.method)
+    try:
+        response, body = await relay(request, state.upstreams[side], request_id, keep=shadowing)
+    except UpstreamUnavailable as error:
+        response, body = service_unavailable(side, str(error), request_id), None
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    state.stats.record(route.name, side, response.status, elapsed_ms)
+    log.info(
+        "event=request method=%s path=%s status=%d side=%s route=%r ms=%.1f request_id=%s",
+        request.method,
+        request.path,
+        response.status,
+        side,
+        route.name,
+        elapsed_ms,
+        request_id,
+    )
+    if shadowing and body is not None:
+        start_shadow(state, route, request, request_id, (response.status, body))
+    return response
+
+
+def request_id_for(request: web.Request) -> str:
+    """The client's X-Request-ID if it sent a sane one, else a new one: one id, every hop."""
+    incoming = request.headers.get("X-Request-ID", "")
+    return incoming if VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def client_key(request: web.Request) -> str:
+    """Who the client is, for a sticky canary: X-Client-ID if sent, else its address."""
+    return request.headers.get("X-Client-ID", "")[:200] or request.remote or "unknown"
+
+
+def upstream_headers(request: web.Request, request_id: str) -> CIMultiDict:
+    """The client's headers minus hop-by-hop ones, with the request id and who forwarded it.
+
+    Host is passed on, so that the monolith builds links (pagination's `next`) to the proxy.
+    """
+    headers = without_hop_by_hop(request.headers)
+    for name in ANSWERED_BY_THE_PROXY:
+        headers.popall(name, None)
+    headers["X-Request-ID"] = request_id
+    forwarded_for = request.headers.get("X-Forwarded-For")
+    client = request.remote or "unknown"
+    headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
+    return headers
+
+
+def without_hop_by_hop(headers: CIMultiDictProxy) -> CIMultiDict:
+    """A copy without the hop-by-hop headers, nor those the Connection header names."""
+    named = {
+        name.strip().lower()
+        for value in headers.getall("Connection", [])
+        for name in value.split(",")
+    }
+    return CIMultiDict(
+        (name, value)
+        for name, value in headers.items()
+        if name.lower() not in HOP_BY_HOP and name.lower() not in named
+    )
+
+
+async def relay(
+    request: web.Request, upstream: Upstream, request_id: str, *, keep: bool
+) -> tuple[web.StreamResponse, bytes | None]:
+    """Send the request upstream and stream the answer back as it arrives.
+
+    Returns the response and, if `keep`, the body as sent (None when it was too big or cut).
+    Raises UpstreamUnavailable if nothing was sent to the client yet; once the headers are
+    out, a failure can only cut the connection, which the client sees as a short body.
+    """
+    upstream_response = await open_upstream(request, upstream, request_id)
+    async with upstream_response:  # gives the connection back to the pool
+        response = web.StreamResponse(
+            status=upstream_response.status, reason=upstream_response.reason
+        )
+        response.headers.extend(without_hop_by_hop(upstream_response.headers))
+        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Served-By"] = upstream.name
+        await response.prepare(request)
+        kept: bytearray | None = bytearray() if keep else None
+        try:
+            async for chunk in upstream_response.content.iter_any():
+                await response.write(chunk)
+                if kept is not None and len(kept) + len(chunk) > MAX_SHADOW_BODY_BYTES:
+                    kept = None  # too big to compare: the shadow copy is skipped
+                elif kept is not None:
+                    kept.extend(chunk)
+        except ConnectionResetError:  # mostly the client hanging up: nobody left to tell
+            log.info(
+                "event=connection_reset_mid_body side=%s request_id=%s", upstream.name, request_id
+            )
+            return response, None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning(
+                "event=upstream_failed_mid_body side=%s error=%r request_id=%s",
+                upstream.name,
+                describe(error),
+                request_id,
+            )
+            if request.transport is not None:
+                request.transport.close()  # no end-of-body marker: the client knows it is cut
+            return response, None
+        await response.write_eof()
+    return response, bytes(kept) if kept is not None else None
+
+
+async def open_upstream(
+    request: web.Request, upstream: Upstream, request_id: str
+) -> aiohttp.ClientResponse:
+    """The upstream's response, headers read, body still to stream."""
+    assert upstream.session is not None, "the app's cleanup_ctx opens the sessions"
+    body = request.content if request.body_exists else None
+    # A pooled connection the upstream closed meanwhile fails at once; a read without a body
+    # can safely be sent again, once, on a fresh connection.
+    attempts = 2 if body is None and request.method in SAFE_METHODS else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return await upstream.session.request(
+                request.method,
+                upstream.url_for(request.raw_path),
+                headers=upstream_headers(request, request_id),
+                data=body,
+                allow_redirects=False,  # a redirect is the client's to follow
+            )
+        except aiohttp.ServerDisconnectedError as error:
+            if attempt == attempts:
+                raise UpstreamUnavailable(f"{upstream.name}: {describe(error)}") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise UpstreamUnavailable(f"{upstream.name}: {describe(error)}") from error
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer within the timeout"
+    return f"{type(error).__name__}: {error}".rstrip(": ")
+
+
+def service_unavailable(side: str, reason: str, request_id: str) -> web.Response:
+    """The API's 503 envelope (API.md): the client may try again after Retry-After."""
+    log.warning(
+        "event=upstream_unavailable side=%s reason=%r request_id=%s", side, reason, request_id
+    )
+    body = {
+        "error": {
+            "code": "service_unavailable",
+            "message": f"The {side} is not answering; try again in a few seconds.",
+        }
+    }
+    headers = {
+        "Retry-After": RETRY_AFTER_SECONDS,
+        "X-Request-ID": request_id,
+        "X-Served-By": "proxy",
+    }
+    return web.json_response(body, status=503, headers=headers)
+
+
+# ---- Shadow copies --------------------------------------------------------------------------
+
+
+def start_shadow(
+    state: ProxyState,
+    route: Route,
+    request: web.Request,
+    request_id: str,
+    monolith_answer: tuple[int, bytes],
+) -> None:
+    """Send the same read to the route's service in the background, and compare later.
+
+    The client's answer is already on its way: a slow or failing service costs it nothing.
+    """
+    shadow_stats = state.stats.shadow(route.name)
+    if len(state.shadow_tasks) >= MAX_SHADOWS_IN_FLIGHT:
+        shadow_stats.skipped += 1
+        return
+    headers = upstream_headers(request, request_id)
+    headers["X-Shadow-Request"] = "1"  # the service may log it, or must not count it as a visit
+    task = asyncio.create_task(
+        shadow_copy(
+            state,
+            route,
+            method=request.method,
+            path_qs=request.raw_path,
+            headers=headers,
+            request_id=request_id,
+            monolith_answer=monolith_answer,
+        )
+    )
+    state.shadow_tasks.add(task)  # a task nobody references may be garbage-collected mid-way
+    task.add_done_callback(state.shadow_tasks.discard)
+
+
+async def shadow_copy(
+    state: ProxyState,
+    route: Route,
+    *,
+    method: str,
+    path_qs: str,
+    headers: CIMultiDict,
+    request_id: str,
+    monolith_answer: tuple[int, bytes],
+) -> None:
+    shadow_stats = state.stats.shadow(route.name)
+    service = state.upstreams[route.service]
+    assert service.session is not None
+    try:
+        async with service.session.request(
+            method, service.url_for(path_qs), headers=headers, allow_redirects=False
+        ) as response:
+            service_answer = (response.status, await response.read())
+    except (aiohttp.ClientError, TimeoutError) as error:
+        shadow_stats.errors += 1
+        log.warning(
+            "event=shadow_failed route=%r service=%s error=%r request_id=%s",
+            route.name,
+            service.name,
+            describe(error),
+            request_id,
+        )
+        return
+    details = compare(monolith_answer, service_answer, route.ignore)
+    if not details:
+        shadow_stats.matches += 1
+        return
+    shadow_stats.differences += 1
+    shadow_stats.last_differences.append(
+        difference_record(method=method, path=path_qs, request_id=request_id, details=details)
+    )
+    log.info(
+        "event=shadow_difference route=%r path=%s first=%r request_id=%s",
+        route.name,
+        path_qs,
+        details[0],
+        request_id,
+    )
+
+
+# ---- What the proxy shows about itself ------------------------------------------------------
+
+
+async def show_routes(request: web.Request) -> web.Response:
+    """The table in force, and why the file's current content is not, if it is not."""
+    state = request.app[STATE]
+    route_file = state.routes
+    table = route_file.current()
+    return web.json_response(
+        {
+            "file": str(route_file.path),
+            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(route_file.loaded_at)),
+            "error": route_file.error,
+            "routes": [route.as_json() for route in table.routes],
+            "unmatched": MONOLITH,
+            "upstreams": {name: upstream.base_url for name, upstream in state.upstreams.items()},
+        }
+    )
+
+
+async def show_stats(request: web.Request) -> web.Response:
+    """Requests, statuses and latency per route and side; the shadow comparisons."""
+    state = request.app[STATE]
+    return web.json_response(
+        {**state.stats.as_json(), "shadows_in_flight": len(state.shadow_tasks)}
+    )

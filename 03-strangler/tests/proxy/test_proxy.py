@@ -1,0 +1,402 @@
+"""The proxy end to end: real sockets, fake upstreams (tests/proxy/fakes.py), no database."""
+
+import asyncio
+import time
+from collections import Counter
+
+import aiohttp
+import pytest
+from aiohttp import web
+from yarl import URL
+
+from .fakes import SEEN, fake_upstream, running_proxy, shadows_done, state_of
+
+EVERYTHING_TO_THE_MONOLITH = """
+[[route]]
+name = "catalog reads"
+methods = ["GET", "HEAD"]
+prefix = "/api/products/"
+mode = "monolith"
+"""
+
+
+def route_table(mode: str, extra: str = "") -> str:
+    return EVERYTHING_TO_THE_MONOLITH.replace('"monolith"', f'"{mode}"') + extra
+
+
+# ---- Forwarding -------------------------------------------------------------------------------
+
+
+def test_a_request_reaches_the_monolith_and_says_so(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.get("/api/products/?page=2&q=tea%20pot")
+            answer = await response.json()
+            return response, answer
+
+    response, answer = asyncio.run(scenario())
+
+    assert response.status == 200
+    assert response.headers["X-Served-By"] == "monolith"
+    assert answer["answered_by"] == "monolith"
+
+
+def test_the_path_query_headers_and_body_pass_through_both_ways(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.post(
+                URL("/api/carts/1/items/?x=a%2Fb", encoded=True),  # sent as written
+                json={"product_id": 1, "quantity": 2},
+                headers={
+                    "Authorization": "Token abc",
+                    "Connection": "keep-alive, X-Secret",
+                    "X-Secret": "for the next hop only",
+                },
+            )
+            return response, await response.json()
+
+    response, answer = asyncio.run(scenario())
+
+    assert answer["method"] == "POST"
+    assert answer["path"] == "/api/carts/1/items/?x=a%2Fb"
+    assert answer["headers"]["Authorization"] == "Token abc"
+    assert answer["headers"]["Content-Type"] == "application/json"
+    assert answer["body_start"] == '{"product_id": 1, "quantity": 2}'
+    assert "X-Secret" not in answer["headers"]  # named by Connection: hop-by-hop
+    assert answer["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert response.headers["X-Upstream-Header"] == "monolith"
+    assert "timeout=99" not in response.headers.get("Keep-Alive", "")
+
+
+def test_a_large_request_body_is_streamed_upstream_intact(tmp_path):
+    body = b"x" * (3 * 1024 * 1024)
+
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.put("/upload", data=body)
+            return await response.json()
+
+    answer = asyncio.run(scenario())
+
+    assert answer["body_length"] == len(body)
+    assert answer["headers"]["Content-Length"] == str(len(body))
+
+
+def test_expect_100_continue_is_answered_by_the_proxy_not_passed_on(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.post("/upload", data=b"x" * 5000, expect100=True)
+            return await response.json()
+
+    answer = asyncio.run(scenario())
+
+    assert answer["body_length"] == 5000
+    assert "Expect" not in answer["headers"]
+
+
+def test_a_streamed_response_arrives_chunk_by_chunk(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.get("/stream")
+            chunks = [chunk async for chunk in response.content.iter_any()]
+            return response, chunks
+
+    response, chunks = asyncio.run(scenario())
+
+    assert b"".join(chunks) == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert response.headers["Transfer-Encoding"] == "chunked"
+
+
+def test_an_upstream_dying_mid_body_cuts_the_clients_connection_too(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.get("/cut")
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()  # a short body is reported, never passed off as whole
+            return response
+
+    assert asyncio.run(scenario()).status == 200  # the headers had gone out already
+
+
+def test_a_head_request_gets_headers_and_no_body(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.head("/api/products/")
+            return response, await response.read()
+
+    response, body = asyncio.run(scenario())
+
+    assert response.status == 200
+    assert body == b""
+
+
+def test_the_clients_request_id_is_kept_and_one_is_made_when_missing(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            kept = await client.get("/echo", headers={"X-Request-ID": "req-42"})
+            made = await client.get("/echo")
+            return (kept, await kept.json()), (made, await made.json())
+
+    (kept, kept_answer), (made, made_answer) = asyncio.run(scenario())
+
+    assert kept.headers["X-Request-ID"] == "req-42"
+    assert kept_answer["headers"]["X-Request-ID"] == "req-42"
+    assert len(made.headers["X-Request-ID"]) == 32
+    assert made_answer["headers"]["X-Request-ID"] == made.headers["X-Request-ID"]
+
+
+# ---- Modes ----------------------------------------------------------------------------------
+
+
+def test_a_service_route_is_answered_by_the_service_and_the_rest_by_the_monolith(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            route_table("service"),
+            tmp_path,
+            monolith=fake_upstream("monolith"),
+            catalog=fake_upstream("catalog"),
+        ) as client:
+            read = await client.get("/api/products/")
+            write = await client.post("/api/products/", json={})
+            other = await client.get("/api/carts/")
+            return [response.headers["X-Served-By"] for response in (read, write, other)]
+
+    assert asyncio.run(scenario()) == ["catalog", "monolith", "monolith"]
+
+
+def test_an_edited_route_table_applies_without_a_restart(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH,
+            tmp_path,
+            monolith=fake_upstream("monolith"),
+            catalog=fake_upstream("catalog"),
+        ) as client:
+            before = await client.get("/api/products/")
+            (tmp_path / "routes.toml").write_text(route_table("service") + "\n# edited\n")
+            state_of(client).routes._checked_at -= 1  # as if a second had passed
+            after = await client.get("/api/products/")
+            shown = await (await client.get("/_proxy/routes")).json()
+            return before.headers["X-Served-By"], after.headers["X-Served-By"], shown
+
+    before, after, shown = asyncio.run(scenario())
+
+    assert (before, after) == ("monolith", "catalog")
+    assert shown["routes"][0]["mode"] == "service"
+    assert shown["error"] is None
+
+
+def test_a_canary_keeps_each_client_on_one_side_and_splits_the_clients(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            route_table("canary", "percent = 30\n"),
+            tmp_path,
+            monolith=fake_upstream("monolith"),
+            catalog=fake_upstream("catalog"),
+        ) as client:
+            sides: dict[str, set[str]] = {}
+            for number in range(200):
+                client_id = f"client-{number}"
+                for _ in range(2):
+                    response = await client.get(
+                        "/api/products/", headers={"X-Client-ID": client_id}
+                    )
+                    sides.setdefault(client_id, set()).add(response.headers["X-Served-By"])
+            return sides
+
+    sides = asyncio.run(scenario())
+
+    assert all(len(seen) == 1 for seen in sides.values())  # nobody flipped
+    share = Counter(next(iter(seen)) for seen in sides.values())
+    assert 35 <= share["catalog"] <= 85, share  # 30 % of 200 is 60
+
+
+def test_a_shadow_route_answers_from_the_monolith_and_counts_matches(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            route_table("shadow", 'ignore = ["answered_by"]\n'),
+            tmp_path,
+            monolith=fake_upstream("monolith"),
+            catalog=fake_upstream("catalog"),
+        ) as client:
+            response = await client.get("/api/products/")
+            await shadows_done(client)
+            stats = await (await client.get("/_proxy/stats")).json()
+            return response, stats
+
+    response, stats = asyncio.run(scenario())
+
+    assert response.headers["X-Served-By"] == "monolith"
+    shadow = stats["shadow"]["catalog reads"]
+    assert (shadow["matches"], shadow["differences"]) == (1, 0)
+
+
+def test_a_shadow_route_counts_and_shows_a_different_answer(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            route_table("shadow"),  # nothing ignored: answered_by differs too
+            tmp_path,
+            monolith=fake_upstream("monolith"),
+            catalog=fake_upstream("catalog", price="12.60"),
+        ) as client:
+            answer = await (await client.get("/api/products/")).json()
+            await shadows_done(client)
+            stats = await (await client.get("/_proxy/stats")).json()
+            return answer, stats
+
+    answer, stats = asyncio.run(scenario())
+
+    assert answer["results"][0]["price"] == "12.50"  # the client got the monolith's answer
+    shadow = stats["shadow"]["catalog reads"]
+    assert (shadow["matches"], shadow["differences"]) == (0, 1)
+    [difference] = shadow["last_differences"]
+    assert difference["path"] == "/api/products/"
+    assert difference["differences"] == [
+        'body.answered_by: monolith="monolith" service="catalog"',
+        'body.results[0].price: monolith="12.50" service="12.60"',
+    ]
+
+
+def test_a_shadow_route_never_copies_a_write(tmp_path):
+    catalog = fake_upstream("catalog")
+    shadow_everything = '[[route]]\nname = "all"\nprefix = "/api/"\nmode = "shadow"\n'
+
+    async def scenario():
+        async with running_proxy(
+            shadow_everything, tmp_path, monolith=fake_upstream("monolith"), catalog=catalog
+        ) as client:
+            write = await client.post("/api/orders/", json={"cart_id": "x"})
+            read = await client.get("/api/orders/1/")
+            await shadows_done(client)
+            return write, read
+
+    write, read = asyncio.run(scenario())
+
+    assert write.headers["X-Served-By"] == "monolith"
+    assert catalog[SEEN] == [("GET", "/api/orders/1/")]  # the read was copied, the POST not
+
+
+def test_a_shadow_copy_to_a_service_that_is_down_counts_an_error_and_the_client_is_fine(
+    tmp_path,
+):
+    async def scenario():
+        async with running_proxy(
+            route_table("shadow"), tmp_path, monolith=fake_upstream("monolith"), catalog=None
+        ) as client:
+            response = await client.get("/api/products/")
+            await shadows_done(client)
+            stats = await (await client.get("/_proxy/stats")).json()
+            return response, stats
+
+    response, stats = asyncio.run(scenario())
+
+    assert response.status == 200
+    assert stats["shadow"]["catalog reads"]["errors"] == 1
+
+
+# ---- An upstream down or slow -----------------------------------------------------------------
+
+
+def assert_service_unavailable(response: web.Response, body: dict) -> None:
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["X-Served-By"] == "proxy"
+    assert body["error"]["code"] == "service_unavailable"
+    assert body["error"]["message"]
+
+
+def test_a_monolith_that_is_down_gives_a_quick_503_envelope(tmp_path):
+    async def scenario():
+        async with running_proxy(EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=None) as client:
+            started = time.monotonic()
+            response = await client.get("/api/products/", headers={"X-Request-ID": "down-1"})
+            return response, await response.json(), time.monotonic() - started
+
+    response, body, seconds = asyncio.run(scenario())
+
+    assert_service_unavailable(response, body)
+    assert response.headers["X-Request-ID"] == "down-1"
+    assert seconds < 2
+
+
+def test_a_service_that_is_down_gives_a_503_envelope(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            route_table("service"), tmp_path, monolith=fake_upstream("monolith"), catalog=None
+        ) as client:
+            response = await client.get("/api/products/")
+            return response, await response.json()
+
+    assert_service_unavailable(*asyncio.run(scenario()))
+
+
+def test_a_slow_upstream_gives_a_503_envelope_after_the_timeout(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith"), timeout=0.2
+        ) as client:
+            started = time.monotonic()
+            response = await client.get("/slow")  # the fake takes 2 s
+            return response, await response.json(), time.monotonic() - started
+
+    response, body, seconds = asyncio.run(scenario())
+
+    assert_service_unavailable(response, body)
+    assert seconds < 1
+
+
+# ---- What the proxy shows -------------------------------------------------------------------
+
+
+def test_stats_count_requests_per_route_and_side(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            route_table("service"),
+            tmp_path,
+            monolith=fake_upstream("monolith"),
+            catalog=fake_upstream("catalog"),
+        ) as client:
+            for _ in range(3):
+                await client.get("/api/products/")
+            await client.get("/api/carts/")
+            return await (await client.get("/_proxy/stats")).json()
+
+    stats = asyncio.run(scenario())
+
+    catalog = stats["routes"]["catalog reads"]["catalog"]
+    assert catalog["requests"] == 3
+    assert catalog["statuses"] == {"2xx": 3}
+    assert catalog["latency_ms"]["p50"] > 0
+    assert stats["routes"]["(unmatched)"]["monolith"]["requests"] == 1
+    assert "/_proxy/stats" not in str(stats["routes"])  # the proxy's own pages are not counted
+
+
+def test_routes_shows_the_table_in_force_and_the_upstreams(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            return await (await client.get("/_proxy/routes")).json()
+
+    shown = asyncio.run(scenario())
+
+    assert shown["routes"][0]["name"] == "catalog reads"
+    assert shown["routes"][0]["methods"] == ["GET", "HEAD"]
+    assert shown["unmatched"] == "monolith"
+    assert set(shown["upstreams"]) == {"monolith", "catalog"}

@@ -1,0 +1,198 @@
+"""Races, with real threads and real transactions: what the row locks of checkout promise.
+
+Checkout now crosses four contexts (ordering → inventory → payments, plus the outbox), each
+through its api, but it is still one transaction, so the promises of stage 01 hold unchanged.
+These tests commit for real (`transaction=True`): a thread has its own database connection
+and cannot see data inside another connection's open transaction. On PostgreSQL the threads
+really run side by side and wait on row locks (SELECT ... FOR UPDATE); on SQLite the
+IMMEDIATE transactions of settings.py make them take turns. Either way, the promises hold.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from edge.idempotency import place_order_once
+from inventory.models import StockLevel
+from kernel.errors import CartClosed, OutOfStock
+from messaging import relay
+from messaging.models import OutboxMessage
+from ordering import api as ordering_api
+from ordering.models import Order
+from payments.models import Charge
+
+from .clients import ShopClient
+
+
+def run_at_once(count: int, work) -> list:
+    """Call `work(index)` in `count` threads released together; return what each returned or
+    raised."""
+    barrier = threading.Barrier(count)
+    outcomes: list = [None] * count
+
+    def thread_main(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = work(index)
+        except Exception as exc:  # kept, for the test to assert on
+            outcomes[index] = exc
+        finally:
+            # Each thread opened its own connection: close it, or the test database could not
+            # be flushed after the test, or dropped at the end of the run.
+            connection.close()
+
+    threads = [threading.Thread(target=thread_main, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    return outcomes
+
+
+def stock_of(product) -> int:
+    return StockLevel.objects.get(product_id=product.id).available
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_checkouts_of_the_last_three_units_sell_exactly_three(make_product, make_cart):
+    limited = make_product(stock=3)
+    carts = [make_cart([(limited, 1)]) for _ in range(10)]
+
+    outcomes = run_at_once(
+        10,
+        lambda index: ordering_api.place_order(
+            cart_id=carts[index].id, email=f"buyer{index}@example.com", payment_token="tok_visa"
+        ),
+    )
+
+    orders = [outcome for outcome in outcomes if isinstance(outcome, ordering_api.Order)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, OutOfStock)]
+    assert (len(orders), len(refused)) == (3, 7), (
+        f"3 units in stock, 10 buyers: {len(orders)} orders placed and {len(refused)} refused "
+        f"as out of stock (oversold by {max(len(orders) - 3, 0)}); outcomes: {outcomes}"
+    )
+    assert stock_of(limited) == 0
+    assert Charge.objects.count() == 3
+    assert set(Charge.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
+    assert OutboxMessage.objects.filter(event_type="order.confirmed").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_five_checkouts_of_one_cart_at_once_place_one_order(make_product, make_cart):
+    # A double click without an Idempotency-Key: the cart's row lock makes the later
+    # checkouts wait, then find the cart checked out.
+    kettle = make_product(stock=10)
+    cart = make_cart([(kettle, 2)])
+
+    outcomes = run_at_once(
+        5,
+        lambda index: ordering_api.place_order(
+            cart_id=cart.id, email="ada@example.com", payment_token="tok_visa"
+        ),
+    )
+
+    assert sum(isinstance(outcome, ordering_api.Order) for outcome in outcomes) == 1, outcomes
+    assert sum(isinstance(outcome, CartClosed) for outcome in outcomes) == 4, outcomes
+    assert Charge.objects.count() == 1
+    assert stock_of(kettle) == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_five_requests_with_one_idempotency_key_place_one_order(make_product, make_cart):
+    kettle = make_product(stock=10)
+    cart = make_cart([(kettle, 2)])
+
+    outcomes = run_at_once(
+        5,
+        lambda index: place_order_once(
+            idempotency_key="double-click",
+            request_fingerprint="the same body",
+            cart_id=cart.id,
+            email="ada@example.com",
+            payment_token="tok_visa",
+        ),
+    )
+
+    assert all(isinstance(outcome, tuple) for outcome in outcomes), outcomes
+    assert len({order.id for order, _ in outcomes}) == 1
+    assert sorted(replayed for _, replayed in outcomes) == [False, True, True, True, True]
+    assert Order.objects.count() == 1
+    assert Charge.objects.count() == 1
+    assert stock_of(kettle) == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_five_api_calls_with_one_idempotency_key_get_the_same_order(make_product, make_cart):
+    cart = make_cart([(make_product(stock=10), 1)])
+    body = {"cart_id": str(cart.id), "email": "ada@example.com", "payment_token": "tok_visa"}
+
+    responses = run_at_once(
+        5,
+        lambda index: ShopClient().post("/api/orders/", body, HTTP_IDEMPOTENCY_KEY="double-click"),
+    )
+
+    assert [response.status_code for response in responses] == [201] * 5
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert sum("Idempotent-Replayed" in response for response in responses) == 4
+    assert Charge.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checkouts_and_cancellations_of_the_same_products_do_not_deadlock(
+    make_product, make_cart, make_order
+):
+    # Both take the stock rows in product order, whatever the order of the lines, so neither
+    # can hold one row while waiting for the other's (PostgreSQL would abort one of them
+    # with "deadlock detected").
+    kettle = make_product(stock=100)
+    teapot = make_product(stock=100)
+    to_cancel = [make_order([(teapot, 1), (kettle, 1)]) for _ in range(4)]
+    to_place = [make_cart([(teapot, 1), (kettle, 1)]) for _ in range(4)]
+
+    def work(index: int):
+        if index % 2:
+            return ordering_api.cancel_order(order_id=to_cancel[index // 2].id)
+        return ordering_api.place_order(
+            cart_id=to_place[index // 2].id, email="ada@example.com", payment_token="tok_visa"
+        )
+
+    outcomes = run_at_once(8, work)
+
+    assert all(isinstance(outcome, ordering_api.Order) for outcome in outcomes), outcomes
+    assert (stock_of(kettle), stock_of(teapot)) == (96, 96)
+    assert Order.objects.filter(status=Order.Status.CONFIRMED).count() == 4
+
+
+class SlowPublisher:
+    """Stands in for the broker, slowly enough that two relays would interleave if they could."""
+
+    def __init__(self):
+        self.published: list[str] = []
+
+    def publish(self, envelope: dict) -> None:
+        time.sleep(0.02)
+        self.published.append(envelope["event_id"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_at_once_publish_each_event_once_and_in_order(make_product, make_order):
+    # On PostgreSQL the second relay skips the rows the first holds (SKIP LOCKED) and stands
+    # by while older rows are in flight; on SQLite the two take turns. Small batches make
+    # them meet many times.
+    for _ in range(6):
+        make_order([(make_product(), 1)])
+    publisher = SlowPublisher()
+
+    def relay_until_empty(index: int) -> None:
+        while OutboxMessage.objects.filter(published_at__isnull=True).exists():
+            relay.publish_pending(publisher=publisher, batch_size=2)
+
+    outcomes = run_at_once(2, relay_until_empty)
+
+    assert outcomes == [None, None]
+    expected = [
+        str(event_id) for event_id in OutboxMessage.objects.values_list("event_id", flat=True)
+    ]
+    assert publisher.published == expected
