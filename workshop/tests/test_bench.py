@@ -1,6 +1,6 @@
 """The bench report: ratios to the floor, rows still to come, queries side by side."""
 
-from shopctl.commands.bench import Measurement, Row, _markdown, _not_yet
+from shopctl.commands.bench import Measurement, Row, _markdown, _not_yet, _proxy_cost
 from shopctl.stages import Stage
 
 FLOOR = Measurement(p50=0.5, p95=0.8, requests_per_second=4000)
@@ -14,20 +14,13 @@ def test_a_cost_is_shown_as_a_ratio_to_the_floor_of_the_same_run():
     assert "| product list | bare WSGI | 0.50 | 2.00 | 4.0 | 4000 | 500 | 0.12 |" in report
 
 
-def test_measurements_of_stages_not_yet_built_are_said_not_hidden(tmp_path):
+def test_measurements_whose_code_is_not_built_yet_are_said_not_hidden(tmp_path):
     stages = [Stage("01-monolith", "01", tmp_path), Stage("02-modular-monolith", "02", tmp_path)]
 
-    report = _markdown(_not_yet(stages), {}, {})
+    report = _markdown(_proxy_cost(stages, 1, 1) + _not_yet(stages), {}, {})
 
     assert "strangler proxy" in report and "comes with stage 03" in report
-    assert "one gRPC hop" in report
-
-
-def test_the_proxy_and_grpc_rows_stay_until_their_bench_is_written(tmp_path):
-    rows = _not_yet([Stage("03-strangler", "03", tmp_path)])
-
-    assert [row.measured for row in rows] == [None, None]
-    assert all("still to be written" in row.note for row in rows)
+    assert "one gRPC hop" in report and "comes with stage 03's catalog service" in report
 
 
 def test_query_counts_line_up_per_request_and_say_why_a_stage_is_missing():

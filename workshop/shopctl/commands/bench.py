@@ -3,7 +3,7 @@ same run, on the same machine, by the same client.
 
 - The ceiling: a bare WSGI app (workshop/bench/hello.py) on the stages' gunicorn settings,
   against stage 01's minimal endpoint, product list and product detail.
-- The strangler proxy: the same request direct and through the proxy (needs stage 03).
+- The strangler proxy: the same request direct to the monolith and through the proxy (stage 03).
 - One gRPC hop: a catalog lookup in-process and over gRPC (needs stage 03's catalog service).
 - Queries per request on the hot endpoints, at every stage.
 
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import httpx
 
 from shopctl import ShopctlError
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
@@ -68,6 +70,7 @@ def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -
     )
 
     rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
+    rows += _proxy_cost(stages, requests, seconds)
     rows += _not_yet(stages)
     queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
 
@@ -120,18 +123,35 @@ def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> lis
     return rows
 
 
+def _proxy_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]:
+    """Stage 03's product detail straight from the monolith and through the strangler proxy,
+    on the same running stage. The proxy says where the monolith is (/_proxy/routes)."""
+    what = "strangler proxy: GET /api/products/1/ direct and through the proxy"
+    stage = next((stage for stage in stages if stage.number == "03"), None)
+    if stage is None:
+        return [Row(what, "direct", None, None, "not measured yet: comes with stage 03")]
+    var_dir = VAR_DIR / "bench" / stage.name
+    env = isolated_environment(port=free_port(), var_dir=var_dir, database="shop_03_bench")
+    print(f"[proxy] start {stage.name} (log in {var_dir}/processes.log)")
+    running = start(stage, env, log_path=var_dir / "processes.log")
+    try:
+        routes = httpx.get(f"{running.base_url}/_proxy/routes", timeout=5, trust_env=False)
+        monolith = routes.json()["upstreams"]["monolith"]
+        print(f"[proxy] direct: {monolith}/api/products/1/")
+        direct = measure(f"{monolith}/api/products/1/", requests, seconds)
+        print(f"[proxy] direct: {_describe(direct)}")
+        proxied = measure(f"{running.base_url}/api/products/1/", requests, seconds)
+        print(f"[proxy] through the proxy: {_describe(proxied)}")
+    finally:
+        running.stop()
+    return [Row(f"{stage.name}: {what}", "direct to the monolith", direct, proxied)]
+
+
 def _not_yet(stages: list[Stage]) -> list[Row]:
-    """The measurements whose code lands with stage 03, said rather than left out."""
-    if any(stage.number == "03" for stage in stages):
-        why = "not measured yet: stage 03 exists, its bench is still to be written here"
-    else:
-        why = "not measured yet: comes with stage 03 (03-strangler/)"
-    return [
-        Row("strangler proxy: the same request direct and through the proxy", "direct",
-            None, None, why),
-        Row("one gRPC hop: a catalog lookup in-process and over gRPC", "in-process",
-            None, None, why),
-    ]  # fmt: skip
+    """The measurement whose code lands with stage 03's catalog service, said, not left out."""
+    why = "not measured yet: comes with stage 03's catalog service (gRPC)"
+    return [Row("one gRPC hop: a catalog lookup in-process and over gRPC", "in-process",
+                None, None, why)]  # fmt: skip
 
 
 def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:
