@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu.transport import TRANSPORT_ALIASES
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -92,6 +93,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 BROKER_URL = os.environ.get("BROKER_URL", "filesystem://")
 CELERY_BROKER_URL = BROKER_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# filesystem:// means our subclass of kombu's transport, which writes each message atomically.
+TRANSPORT_ALIASES["filesystem"] = "shop.file_transport:Transport"
 if BROKER_URL.startswith("filesystem://"):
     BROKER_DIR = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

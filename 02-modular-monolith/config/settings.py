@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu.transport import TRANSPORT_ALIASES
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -103,6 +104,8 @@ BROKER_URL = os.environ.get("BROKER_URL", "filesystem://")
 # amqp: wait for RabbitMQ to confirm each publish, so the relay marks an event published only
 # once the broker has taken responsibility for it.
 BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"confirm_publish": True}
+# filesystem:// means our subclass of kombu's transport, which writes each message atomically.
+TRANSPORT_ALIASES["filesystem"] = "messaging.file_transport:Transport"
 if BROKER_URL.startswith("filesystem://"):
     BROKER_DIR = VAR_DIR / "broker"
     BROKER_TRANSPORT_OPTIONS = {
