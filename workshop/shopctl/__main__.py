@@ -24,15 +24,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     test_parser = commands.add_parser(
         "test", help="a stage's tests, the contract suite and a Locust smoke run"
     )
-    test_parser.add_argument(
-        "--stage",
-        dest="stages",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="NN",
-        help="stage number(s) (default: every stage folder)",
-    )
+    _several_stages(test_parser)
 
     load_parser = commands.add_parser("load", help="a Locust load run with CSV and HTML reports")
     load_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
@@ -44,15 +36,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     compare_parser = commands.add_parser(
         "compare", help="every stage under the same Locust load, and a side-by-side report"
     )
-    compare_parser.add_argument(
-        "--stage",
-        dest="stages",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="NN",
-        help="stage number(s) (default: every stage folder)",
-    )
+    _several_stages(compare_parser)
     _load_shape(compare_parser)
     compare_parser.add_argument(
         "--mode",
@@ -69,6 +53,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "bench", help="the workshop's costs (framework, proxy, gRPC hop, queries) against floors"
     )
     return parser.parse_args(argv)
+
+
+def _several_stages(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stage",
+        dest="stages",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NN",
+        help="stage number(s) (default: every stage folder)",
+    )
 
 
 def _load_shape(parser: argparse.ArgumentParser) -> None:
