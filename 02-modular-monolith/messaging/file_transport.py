@@ -8,9 +8,18 @@ consumer meet at that instant often enough to stop a stage (found by `make compa
 
 Here the message is written under a name the queue does not read (`….msg.partial`) and then
 renamed into place: a rename within one folder is atomic, so a reader sees the whole file or
-nothing. settings.py registers this class for `filesystem://` URLs.
+nothing.
+
+The reader also hands files out in the order of their names, and kombu names them after the
+millisecond plus a random part: two messages written in one millisecond (the relay publishes
+a batch back to back) could come out swapped, an order's "cancelled" before its
+"confirmed". Here the name is the millisecond, zero-padded so that it sorts as a number,
+then a counter of this process: one publisher's messages come out in the order it wrote them.
+
+config/settings.py registers this class for `filesystem://` URLs.
 """
 
+import itertools
 import os
 import uuid
 from time import monotonic
@@ -20,11 +29,17 @@ from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
+_written = itertools.count()  # messages this process has written
+
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
-        """Put `payload` onto `queue`: the same file name as kombu's, written atomically."""
-        filename = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        """Put `payload` onto `queue`, in a file that appears whole, named in write order."""
+        # millisecond, then this process's counter, then a random part: unique, and sorted
+        # by name in the order this process wrote them.
+        filename = (
+            f"{round(monotonic() * 1000):015d}_{next(_written):012d}_{uuid.uuid4().hex}.{queue}.msg"
+        )
         final = os.path.join(self.data_folder_out, filename)
         partial = f"{final}.partial"  # kombu's reader takes only names ending in `.<queue>.msg`
         try:

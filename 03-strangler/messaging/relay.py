@@ -13,7 +13,6 @@ overtake them (`_in_order`). SQLite has one writer at a time, so relays take tur
 import itertools
 import logging
 import threading
-import time
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections, transaction
@@ -39,13 +38,10 @@ class Publisher:
     def __init__(self) -> None:
         self._connection = None
         self._producer = None
-        self._last_publish_ms = 0
 
     def publish(self, envelope: dict[str, Any]) -> None:
         try:
             producer = self._producer or self._connect()
-            if self._connection.transport.driver_type == "filesystem":
-                self._wait_for_the_next_millisecond()
             producer.publish(
                 envelope,
                 routing_key=envelope["event_type"],
@@ -54,18 +50,9 @@ class Publisher:
                 message_id=envelope["event_id"],
                 retry=False,  # fail fast: the relay's loop does the retrying, with backoff
             )
-            self._last_publish_ms = _monotonic_ms()
         except (KombuError, OSError, *self._broker_errors()) as error:
             self.close()
             raise BrokerUnavailable(f"{type(error).__name__}: {error}") from error
-
-    def _wait_for_the_next_millisecond(self) -> None:
-        """kombu's file-system transport names a message file after the millisecond it was
-        written in (plus a random part) and hands files out in name order: two events
-        written in the same millisecond could come out swapped, an order's "cancelled"
-        before its "confirmed". One file per millisecond keeps the outbox's order."""
-        while _monotonic_ms() <= self._last_publish_ms:
-            time.sleep(0.0002)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -90,10 +77,6 @@ class Publisher:
         if self._connection is None:
             return ()
         return self._connection.connection_errors + self._connection.channel_errors
-
-
-def _monotonic_ms() -> int:
-    return round(time.monotonic() * 1000)  # the clock kombu's file-system transport names by
 
 
 def publish_pending(*, publisher: Publisher, batch_size: int = BATCH_SIZE) -> int:
