@@ -4,7 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [path("api/", include("edge.urls"))]
 
-handler400 = "edge.errors.handler400"
-handler403 = "edge.errors.handler403"
-handler404 = "edge.errors.handler404"
-handler500 = "edge.errors.handler500"
+handler400 = "kernel.http.handler400"
+handler403 = "kernel.http.handler403"
+handler404 = "kernel.http.handler404"
+handler500 = "kernel.http.handler500"

@@ -1,22 +1,12 @@
-"""The contexts' dataclasses -> the JSON shapes of API.md. Money becomes a string only here."""
+"""The contexts' dataclasses -> the JSON shapes of API.md. Money becomes a string only here.
+
+A product's shape lives in kernel.http (product_dict): the catalog service renders it too.
+"""
 
 from typing import Any
 
-from catalog.api import Product
 from kernel.money import CURRENCY, cents_to_str
 from ordering.api import Cart, Line, Order
-
-
-def product_dict(product: Product) -> dict[str, Any]:
-    return {
-        "id": product.id,
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "category": product.category,
-        "price": cents_to_str(product.price_cents),
-        "currency": CURRENCY,
-    }
 
 
 def _line_dict(line: Line) -> dict[str, Any]:

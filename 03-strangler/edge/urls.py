@@ -2,25 +2,9 @@
 
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from kernel.http import IdConverter
 
 from . import views
-
-
-class IdConverter:
-    """A positive integer id that fits a database's 64-bit integer column; anything larger
-    matches no URL (404), instead of overflowing in the database driver (a 500)."""
-
-    regex = "[0-9]{1,19}"
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > views.LARGEST_ID:
-            raise ValueError(f"{value} is larger than any id")  # Django: this URL does not match
-        return number
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
 
 register_converter(IdConverter, "id")
 

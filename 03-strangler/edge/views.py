@@ -2,7 +2,7 @@
 
 Each view validates input with its nested InputSerializer, calls one function of one
 context's public `api`, and renders the dataclass it gets back with a presenter. Errors are
-raised, never built here: the exception handler in `edge.errors` renders them.
+raised, never built here: the exception handler in `kernel.http` renders them.
 """
 
 import hashlib
@@ -15,24 +15,21 @@ from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from inventory import api as inventory_api
+from kernel.http import LARGEST_ID, PagePagination, product_dict
 from kernel.money import decimal_to_cents
 from messaging import broker
 from ordering import api as ordering_api
 from payments import api as payments_api
 from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import idempotency
-from .presenters import cart_dict, order_dict, product_dict
+from .presenters import cart_dict, order_dict
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-# The largest id a 64-bit integer column holds: a larger one names nothing, and must not reach
-# the database driver, which would overflow (a 500) instead of finding nothing.
-LARGEST_ID = 2**63 - 1
 
 
 def _is_staff(request) -> bool:
@@ -53,12 +50,6 @@ class IsStaff(BasePermission):
 class IsStaffOrReadOnly(BasePermission):
     def has_permission(self, request, view) -> bool:
         return request.method in SAFE_METHODS or not _handles(view, request) or _is_staff(request)
-
-
-class ProductPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 def price_field(**kwargs) -> serializers.DecimalField:
@@ -155,7 +146,7 @@ class ProductCollectionApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         products = catalog_api.product_search(**filters.validated_data)
-        paginator = ProductPagination()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(products, request, view=self)
         return paginator.get_paginated_response([product_dict(product) for product in page])
 

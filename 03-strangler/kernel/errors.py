@@ -1,6 +1,6 @@
 """The shop's domain errors: one hierarchy, each carrying the API error code and status.
 
-Every context raises these; one DRF exception handler (edge.errors) turns them into the error
+Every context raises these; one DRF exception handler (kernel.http) turns them into the error
 envelope of API.md. Nothing else builds error JSON.
 """
 

@@ -1,19 +1,28 @@
-"""One place that turns every exception into the error envelope of API.md.
+"""The public HTTP API's shared parts, used by the monolith's edge and the catalog service.
+
+Both deployables of this stage answer parts of API.md, so both must speak it identically:
+one error envelope, one pagination, one product shape, one rule for ids in URLs. This is the
+stage's shared kernel (kernel/ is a library: it imports no context); copying it into the
+service instead would let the two answers drift apart, which the proxy's shadow mode would
+then have to find.
 
 `exception_handler` is DRF's hook for everything raised inside a view; the `handler*`
 functions cover what Django answers before a view runs (an unknown URL, a bad Host).
 """
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from kernel.errors import ServiceUnavailable, ShopError
 from rest_framework import exceptions as drf
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+from kernel.errors import ServiceUnavailable, ShopError
+from kernel.money import CURRENCY, cents_to_str
 
 logger = logging.getLogger(__name__)
 
@@ -122,3 +131,57 @@ def handler404(request, exception=None):
 
 def handler500(request):
     return _json(500, "internal_error", "Something went wrong on our side.")
+
+
+# --- ids in URLs -----------------------------------------------------------------------------
+# The largest id a 64-bit integer column holds: a larger one names nothing, and must not reach
+# the database driver, which would overflow (a 500) instead of finding nothing.
+LARGEST_ID = 2**63 - 1
+
+
+class IdConverter:
+    """A positive integer id that fits a database's 64-bit integer column; anything larger
+    matches no URL (404), instead of overflowing in the database driver (a 500).
+    Register it with `register_converter(IdConverter, "id")` and write `<id:product_id>`."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > LARGEST_ID:
+            raise ValueError(f"{value} is larger than any id")  # Django: this URL does not match
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+# --- lists and products ----------------------------------------------------------------------
+class PagePagination(PageNumberPagination):
+    """API.md's pages: ?page=N, 20 per page, ?page_size= capped at 100."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ProductLike(Protocol):
+    id: int
+    sku: str
+    name: str
+    description: str
+    category: str
+    price_cents: int
+
+
+def product_dict(product: ProductLike) -> dict[str, Any]:
+    """A product as API.md shows it. Money becomes a string only here."""
+    return {
+        "id": product.id,
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "category": product.category,
+        "price": cents_to_str(product.price_cents),
+        "currency": CURRENCY,
+    }
