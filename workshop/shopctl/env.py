@@ -28,8 +28,11 @@ def tool_environment() -> dict[str, str]:
     env.setdefault("SHOP_STAFF_USER", "staff")
     env.setdefault("SHOP_STAFF_PASSWORD", "staff")
     # Absolute and alone: the Makefile's relative PYTHONPATH=workshop would point elsewhere
-    # from a stage folder.
-    env["PYTHONPATH"] = str(REPO_ROOT / "workshop")
+    # from a stage folder. proto/_generated holds the gRPC code of proto/ (`shop.catalog.v1`),
+    # which shopctl regenerates before every command.
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT / "workshop"), str(REPO_ROOT / "proto" / "_generated")]
+    )
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     # Python buffers its output in a pipe; unbuffered, log lines show up when they happen.
     env["PYTHONUNBUFFERED"] = "1"
