@@ -133,6 +133,20 @@ SHOP_EVENT_SUBSCRIPTIONS: dict[str, list[str]] = {
     "notifications": ["order.confirmed", "order.cancelled"],
 }
 
+# --- The catalog: local tables or the extracted catalog service ---------------------------
+# Branch by abstraction (catalog/api.py): "local" reads and writes the monolith's own catalog
+# tables, as at stage 02; "grpc" calls the catalog service. The committed value is the end of
+# the chapter's migration; set SHOP_CATALOG_BACKEND=local to go back one step.
+SHOP_CATALOG_BACKEND = os.environ.get("SHOP_CATALOG_BACKEND", "grpc")
+if SHOP_CATALOG_BACKEND not in ("local", "grpc"):
+    raise RuntimeError(f"SHOP_CATALOG_BACKEND must be local or grpc, not {SHOP_CATALOG_BACKEND!r}")
+# The service's gRPC port is SHOP_PORT + 21 (its HTTP port, for the proxy, SHOP_PORT + 20).
+SHOP_CATALOG_GRPC_TARGET = os.environ.get(
+    "SHOP_CATALOG_GRPC_TARGET", f"127.0.0.1:{int(os.environ.get('SHOP_PORT') or 8000) + 21}"
+)
+# The deadline of one call, retries included: a slow catalog costs a request this long at most.
+SHOP_CATALOG_GRPC_TIMEOUT = float(os.environ.get("SHOP_CATALOG_GRPC_TIMEOUT") or 2.0)
+
 # --- Email: files a learner can open --------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "SHOP_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"

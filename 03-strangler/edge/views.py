@@ -92,7 +92,8 @@ def check_broker() -> None:
 class ReadinessApi(APIView):
     """200 when every dependency answers, else 503 naming the one that does not."""
 
-    checks = {"database": check_database, "broker": check_broker}
+    # "catalog": with SHOP_CATALOG_BACKEND=grpc, the catalog service's gRPC health check.
+    checks = {"database": check_database, "broker": check_broker, "catalog": catalog_api.check}
 
     @extend_schema(responses=inline_serializer("Readiness", {"status": serializers.CharField()}))
     def get(self, request):

@@ -52,6 +52,14 @@ def remove_from_the_broker(queue: Queue, exchange: Exchange) -> None:
         (control / f"{exchange.name}.exchange").unlink(missing_ok=True)
 
 
+# --- the catalog behind catalog.api ---------------------------------------------------------
+@pytest.fixture(autouse=True)
+def local_catalog(settings):
+    """The monolith's own catalog tables, unless a test asks for the catalog service
+    (the `catalog_backend` fixture of tests/catalog/conftest.py): the factories write there."""
+    settings.SHOP_CATALOG_BACKEND = "local"
+
+
 # --- speed -----------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):

@@ -6,7 +6,6 @@ that the broker routes across processes: in embedded mode kombu's file-system tr
 keeps the consumer's binding in a file of its control folder, where the relay finds it.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,8 @@ from django.conf import settings
 from django.db import connection
 from messaging.models import OutboxMessage
 
-STAGE = Path(__file__).resolve().parents[1]
+from .processes import STAGE_DIR as STAGE
+from .processes import process_environment
 
 
 def database_url_of_the_test_run() -> str:
@@ -74,14 +74,12 @@ class Process:
 def processes(transactional_db, tmp_path) -> Iterator[dict[str, Process]]:
     """The relay and the notifications consumer, on the test database and the test run's
     broker names, printing emails to their output (Django's console email backend)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_of_the_test_run(),
-        "SHOP_VAR_DIR": str(settings.VAR_DIR),  # the same broker folder in embedded mode
-        "SHOP_BROKER_NAMESPACE": settings.SHOP_BROKER_NAMESPACE,
-        "SHOP_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = process_environment(
+        DATABASE_URL=database_url_of_the_test_run(),
+        SHOP_VAR_DIR=str(settings.VAR_DIR),  # the same broker folder in embedded mode
+        SHOP_BROKER_NAMESPACE=settings.SHOP_BROKER_NAMESPACE,
+        SHOP_EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+    )
     started = {
         "notifications": Process("consume_events", env, tmp_path / "notifications.log"),
         "relay": Process("relay_outbox", env, tmp_path / "relay.log"),

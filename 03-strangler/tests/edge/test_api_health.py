@@ -17,7 +17,10 @@ def test_ready_when_the_database_and_the_broker_answer(api_client, db):
     response = api_client.get("/api/health/ready/")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "catalog": "ok"},
+    }
 
 
 def broker_down() -> None:
@@ -36,7 +39,10 @@ def test_not_ready_when_the_broker_does_not_answer(api_client, db, monkeypatch):
 
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
-    assert response.json() == {"status": "error", "checks": {"database": "ok", "broker": "error"}}
+    assert response.json() == {
+        "status": "error",
+        "checks": {"database": "ok", "broker": "error", "catalog": "ok"},
+    }
 
 
 def test_not_ready_when_the_database_does_not_answer(api_client, monkeypatch):
@@ -45,7 +51,7 @@ def test_not_ready_when_the_database_does_not_answer(api_client, monkeypatch):
     response = api_client.get("/api/health/ready/")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "error", "broker": "ok"}
+    assert response.json()["checks"] == {"database": "error", "broker": "ok", "catalog": "ok"}
 
 
 def test_the_openapi_schema_is_served_as_json(api_client):

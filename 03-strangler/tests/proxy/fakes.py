@@ -4,7 +4,6 @@ The tests are plain functions that call asyncio.run(): no pytest plugin, no data
 """
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from proxy.app import STATE, ProxyState, make_app
 from proxy.settings import Settings
+
+from ..processes import free_port
 
 SEEN = web.AppKey("seen", list)
 
@@ -76,10 +77,7 @@ def fake_upstream(name: str, *, price: str = "12.50") -> web.Application:
 
 def unused_url() -> str:
     """A URL nothing listens on: an upstream that is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @asynccontextmanager
