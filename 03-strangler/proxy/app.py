@@ -46,6 +46,7 @@ MAX_SHADOW_BODY_BYTES = 1024 * 1024
 # Shadow copies are extra load on the service: past this many in flight, new ones are skipped.
 MAX_SHADOWS_IN_FLIGHT = 50
 CONNECTIONS_PER_UPSTREAM = 100
+READINESS_TIMEOUT = 3  # seconds each upstream's readiness may take
 
 
 @dataclass
@@ -87,6 +88,7 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(upstream_sessions)
     app.router.add_get("/_proxy/routes", show_routes)
     app.router.add_get("/_proxy/stats", show_stats)
+    app.router.add_get("/api/health/ready/", readiness)
     app.router.add_route("*", "/{tail:.*}", forward)
     return app
 
@@ -370,6 +372,47 @@ async def shadow_copy(
 
 
 # ---- What the proxy shows about itself ------------------------------------------------------
+
+
+async def readiness(request: web.Request) -> web.Response:
+    """The stage's readiness: the monolith's own checks, plus one check per service that a
+    route of the table in force sends requests to ("catalog_http"). Ready when all are ok.
+
+    Behind a proxy, the monolith being ready says nothing about the service that now answers
+    the catalog reads; a deploy that waits for readiness must wait for both.
+    """
+    state = request.app[STATE]
+    request_id = request_id_for(request)
+    status, body = await upstream_readiness(state.upstreams[MONOLITH], request_id)
+    checks = dict(body.get("checks", {})) if status else {}
+    checks[MONOLITH] = "ok" if status == 200 else "error"
+    in_use = {route.service for route in state.routes.current().routes if route.mode != MONOLITH}
+    for name in sorted(in_use):
+        service_status, _ = await upstream_readiness(state.upstreams[name], request_id)
+        checks[f"{name}_http"] = "ok" if service_status == 200 else "error"
+    ready = all(check == "ok" for check in checks.values())
+    return web.json_response(
+        {"status": "ok" if ready else "error", "checks": checks},
+        status=200 if ready else 503,
+        headers={
+            "X-Request-ID": request_id,
+            **({} if ready else {"Retry-After": RETRY_AFTER_SECONDS}),
+        },
+    )
+
+
+async def upstream_readiness(upstream: Upstream, request_id: str) -> tuple[int, dict]:
+    """(status, JSON body) of the upstream's /api/health/ready/; (0, {}) if it does not answer."""
+    try:
+        async with upstream.session.get(
+            upstream.url_for("/api/health/ready/"),
+            headers={"X-Request-ID": request_id},
+            timeout=aiohttp.ClientTimeout(total=READINESS_TIMEOUT),
+        ) as response:
+            body = await response.json(content_type=None)
+            return response.status, body if isinstance(body, dict) else {}
+    except (TimeoutError, aiohttp.ClientError, ValueError):
+        return 0, {}
 
 
 async def show_routes(request: web.Request) -> web.Response:

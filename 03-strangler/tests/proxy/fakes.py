@@ -25,6 +25,9 @@ def fake_upstream(name: str, *, price: str = "12.50") -> web.Application:
         body = {"count": 1, "results": [{"id": 1, "price": price}], "answered_by": name}
         return web.json_response(body)
 
+    async def ready(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "checks": {"database": "ok"}})
+
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(2)
         return web.json_response({"answered_by": name})
@@ -68,6 +71,7 @@ def fake_upstream(name: str, *, price: str = "12.50") -> web.Application:
 
     app.middlewares.append(remember)
     app.router.add_get("/api/products/", products)
+    app.router.add_get("/api/health/ready/", ready)
     app.router.add_get("/slow", slow)
     app.router.add_get("/stream", stream)
     app.router.add_get("/cut", cut)

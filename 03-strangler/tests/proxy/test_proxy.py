@@ -400,3 +400,43 @@ def test_routes_shows_the_table_in_force_and_the_upstreams(tmp_path):
     assert shown["routes"][0]["methods"] == ["GET", "HEAD"]
     assert shown["unmatched"] == "monolith"
     assert set(shown["upstreams"]) == {"monolith", "catalog"}
+
+
+# ---- Readiness --------------------------------------------------------------------------------
+
+
+def readiness_with(routes: str, tmp_path, *, catalog_up: bool) -> tuple[int, dict, str | None]:
+    async def scenario():
+        catalog = fake_upstream("catalog") if catalog_up else None
+        async with running_proxy(
+            routes, tmp_path, monolith=fake_upstream("monolith"), catalog=catalog
+        ) as client:
+            response = await client.get("/api/health/ready/")
+            return response.status, await response.json(), response.headers.get("Retry-After")
+
+    return asyncio.run(scenario())
+
+
+def test_readiness_checks_the_services_the_routes_send_requests_to(tmp_path):
+    status, body, _ = readiness_with(route_table("service"), tmp_path, catalog_up=True)
+
+    assert status == 200
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "monolith": "ok", "catalog_http": "ok"},
+    }
+
+
+def test_a_service_no_route_uses_does_not_make_the_stage_unready(tmp_path):
+    status, body, _ = readiness_with(EVERYTHING_TO_THE_MONOLITH, tmp_path, catalog_up=False)
+
+    assert status == 200
+    assert body["checks"] == {"database": "ok", "monolith": "ok"}
+
+
+def test_a_service_that_is_down_makes_the_stage_unready(tmp_path):
+    status, body, retry_after = readiness_with(route_table("canary"), tmp_path, catalog_up=False)
+
+    assert status == 503
+    assert retry_after == "5"
+    assert body["checks"]["catalog_http"] == "error"
