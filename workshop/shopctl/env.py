@@ -146,15 +146,25 @@ def ensure_database(url: str) -> None:
 
 
 def recreate_database(url: str, name: str) -> str:
-    """Drop and create database `name` on DATABASE_URL's server; return its URL."""
+    """Drop and create database `name` on DATABASE_URL's server; return its URL.
+
+    The databases of the stage's services go too: a service names its own after the
+    monolith's (`<name>_catalog`, from stage 03 on) and creates it when it starts, so every
+    part of the stage starts as empty as the monolith.
+    """
     if not _is_postgres(url):
         raise ShopctlError(f"DATABASE_URL must point to PostgreSQL, not {redact(url)}")
     from psycopg import sql
 
+    services = name.replace("_", r"\_") + r"\_%"  # LIKE: "_" is a wildcard unless escaped
     with _connect_to_server(url) as connection:
-        # FORCE ends the sessions still attached, e.g. of an earlier run that was killed.
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        found = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [services]
+        ).fetchall()
+        for old in [name, *(row[0] for row in found)]:
+            # FORCE ends the sessions still attached, e.g. of an earlier run that was killed.
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old))
+            )
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return urlsplit(url)._replace(path=f"/{name}").geturl()

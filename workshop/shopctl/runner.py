@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -38,11 +39,16 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port nobody listens on now; the OS picks it, so parallel runs do not collide."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_port(offsets: Sequence[int] = (0,)) -> int:
+    """A port nobody listens on now, nor on port + each offset (a stage's other processes:
+    `Stage.port_offsets()`); the OS picks it, so parallel runs do not collide."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + max(offsets) <= 65535 and all(port_is_free(port + n) for n in offsets):
+            return port
+    raise ShopctlError(f"found no free port p with p + {list(offsets)} free too")
 
 
 def health(base_url: str) -> dict | None:

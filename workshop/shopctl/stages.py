@@ -15,6 +15,8 @@ STAGE_FOLDER = re.compile(r"^(?P<number>\d\d)-[a-z0-9-]+$")
 # The same rule honcho uses for a Procfile line: `name: command`.
 PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
 RELEASE = "release"
+# How a Procfile puts a process on a port of its own: `$((${SHOP_PORT:-8000} + 10))`.
+PORT_OFFSET = re.compile(r"\$\(\(\s*\$\{SHOP_PORT:-\d+\}\s*\+\s*(?P<offset>\d+)\s*\)\)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,21 @@ class Stage:
         if not set(processes) - {RELEASE}:
             raise ShopctlError(f"{self.procfile} names no process to start")
         return processes
+
+    def port_offsets(self) -> list[int]:
+        """The ports the stage listens on, as offsets from SHOP_PORT: 0 (the public port)
+        and every `$((${SHOP_PORT:-8000} + N))` of its Procfile (stage 03: its monolith on
+        +10, the catalog service on +20 and +21)."""
+        offsets = {0}
+        for command in self.processes().values():
+            offsets.update(int(match["offset"]) for match in PORT_OFFSET.finditer(command))
+        return sorted(offsets)
+
+    def test_folders(self) -> list[Path]:
+        """Where `pytest` runs: the stage folder, then every folder in it with a pytest.ini
+        of its own (a service that is a separate Django project, from stage 03 on)."""
+        folders = [self.path] if (self.path / "pytest.ini").is_file() else []
+        return folders + sorted(ini.parent for ini in self.path.glob("*/pytest.ini"))
 
     def release_command(self) -> str | None:
         """The one-off `release:` command (migrate, seed), run to completion before the rest."""

@@ -47,3 +47,24 @@ def test_a_procfile_with_nothing_to_start_is_a_clear_error(tmp_path, text):
 def test_a_missing_procfile_is_a_clear_error(tmp_path):
     with pytest.raises(ShopctlError, match="has no Procfile"):
         Stage(name="09-example", number="09", path=tmp_path).processes()
+
+
+def test_the_ports_of_a_stage_are_read_from_its_procfile(tmp_path):
+    stage = stage_with_procfile(
+        tmp_path,
+        "web: gunicorn config.wsgi --bind 127.0.0.1:$((${SHOP_PORT:-8000} + 10))\n"
+        "grpc: serve --address 127.0.0.1:$(( ${SHOP_PORT:-8000}+21 ))\n"
+        "proxy: python -m proxy\n",
+    )
+
+    assert stage.port_offsets() == [0, 10, 21]
+
+
+def test_a_stage_is_tested_in_each_folder_with_a_pytest_ini(tmp_path):
+    stage = stage_with_procfile(tmp_path, "web: gunicorn config.wsgi\n")
+    for folder in (tmp_path, tmp_path / "catalog_service", tmp_path / "docs"):
+        folder.mkdir(exist_ok=True)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "catalog_service" / "pytest.ini").write_text("[pytest]\n")
+
+    assert stage.test_folders() == [tmp_path, tmp_path / "catalog_service"]

@@ -104,7 +104,9 @@ def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> lis
     print(f"[ceiling] floor: {_describe(floor)}")
 
     var_dir = VAR_DIR / "bench" / stage.name
-    env = isolated_environment(port=free_port(), var_dir=var_dir, database="shop_01_bench")
+    env = isolated_environment(
+        port=free_port(stage.port_offsets()), var_dir=var_dir, database="shop_01_bench"
+    )
     print(f"[ceiling] start {stage.name} (log in {var_dir}/processes.log)")
     running = start(stage, env, log_path=var_dir / "processes.log")
     rows = []
@@ -131,7 +133,9 @@ def _proxy_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]:
     if stage is None:
         return [Row(what, "direct", None, None, "not measured yet: comes with stage 03")]
     var_dir = VAR_DIR / "bench" / stage.name
-    env = isolated_environment(port=free_port(), var_dir=var_dir, database="shop_03_bench")
+    env = isolated_environment(
+        port=free_port(stage.port_offsets()), var_dir=var_dir, database="shop_03_bench"
+    )
     print(f"[proxy] start {stage.name} (log in {var_dir}/processes.log)")
     running = start(stage, env, log_path=var_dir / "processes.log")
     try:
@@ -159,7 +163,7 @@ def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:
     print(f"[queries] {stage.name}: migrate, seed, count")
     var_dir = VAR_DIR / "bench" / f"{stage.name}-queries"
     env = isolated_environment(
-        port=free_port(), var_dir=var_dir, database=f"shop_{stage.number}_bench"
+        port=free_port(stage.port_offsets()), var_dir=var_dir, database=f"shop_{stage.number}_bench"
     )
     log_path = report_dir / f"queries-{stage.name}.log"
     with log_path.open("w") as log:

@@ -118,7 +118,9 @@ def _measure(
     csv_prefix = run_dir / "locust"
     var_dir = VAR_DIR / "compare" / stage.name
     env = isolated_environment(
-        port=free_port(), var_dir=var_dir, database=f"shop_{stage.number}_compare"
+        port=free_port(stage.port_offsets()),
+        var_dir=var_dir,
+        database=f"shop_{stage.number}_compare",
     )
     print(f"{label} start: migrate, seed, wait until ready (log in {var_dir}/processes.log)")
     try:

@@ -33,7 +33,9 @@ def load(
     else:
         var_dir = VAR_DIR / "load" / stage.name
         env = isolated_environment(
-            port=free_port(), var_dir=var_dir, database=f"shop_{stage.number}_load"
+            port=free_port(stage.port_offsets()),
+            var_dir=var_dir,
+            database=f"shop_{stage.number}_load",
         )
         log_path = var_dir / "processes.log"
         print(f"shopctl: starting {stage.name} for this run (log in {log_path})…")

@@ -1,5 +1,7 @@
 """`shopctl run`: start one stage on port 8000 and keep it running until Ctrl-C."""
 
+import httpx
+
 from shopctl import ShopctlError
 from shopctl.env import describe_mode, ensure_database, mode, run_environment
 from shopctl.runner import health, port_is_free, start
@@ -13,12 +15,19 @@ def run(stage_number: str) -> int:
     port = int(env["SHOP_PORT"])
     if not port_is_free(port):
         raise ShopctlError(_port_taken(port))
+    for offset in stage.port_offsets()[1:]:  # the ports of the processes behind the first
+        if not port_is_free(port + offset):
+            raise ShopctlError(
+                f"port {port + offset} (SHOP_PORT + {offset}, a process of {stage.name}) is "
+                f"taken: `ss -ltnp 'sport = :{port + offset}'` names the program. Stop it, or "
+                "start the stage with SHOP_PORT=<another port>."
+            )
     if "DATABASE_URL" in env:
         ensure_database(env["DATABASE_URL"])
 
     print(f"shopctl: starting {stage.name} in {mode(env)} mode")
     running = start(stage, env)
-    print(_banner(stage.name, running.base_url, env))
+    print(_banner(stage.name, running.base_url, env, _route_table(running.base_url)))
     try:
         returncode = running.wait()
     except KeyboardInterrupt:
@@ -43,7 +52,7 @@ def _port_taken(port: int) -> str:
     )
 
 
-def _banner(stage_name: str, base_url: str, env: dict[str, str]) -> str:
+def _banner(stage_name: str, base_url: str, env: dict[str, str], extra: str = "") -> str:
     lines = [
         ("API", f"{base_url}/api/"),
         ("OpenAPI docs", f"{base_url}/api/docs/"),
@@ -55,4 +64,31 @@ def _banner(stage_name: str, base_url: str, env: dict[str, str]) -> str:
     width = max(len(label) for label, _ in lines)
     body = "\n".join(f"  {label.ljust(width)}  {value}" for label, value in lines)
     rule = "=" * 72
-    return f"\n{rule}\n  {stage_name} is ready\n\n{body}\n\n  Ctrl-C to stop\n{rule}\n"
+    extra = f"\n{extra}" if extra else ""
+    return f"\n{rule}\n  {stage_name} is ready\n\n{body}\n{extra}\n  Ctrl-C to stop\n{rule}\n"
+
+
+def _route_table(base_url: str) -> str:
+    """A stage with a strangler proxy (03): its route table and where each side listens."""
+    try:
+        response = httpx.get(f"{base_url}/_proxy/routes", timeout=2, trust_env=False)
+        table = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        table = None
+    if not isinstance(table, dict) or "routes" not in table:
+        return ""
+    lines = [f"  Route table  {table['file']} (edit it: the proxy reloads it)"]
+    for route in table["routes"]:
+        where = (
+            route["mode"]
+            if route["mode"] == "monolith"
+            else f"{route['mode']} -> {route['service']}"
+        )
+        if route["mode"] == "canary":
+            where += f" ({route['percent']} %)"
+        lines.append(f"    {','.join(route['methods']):<10} {route['prefix']:<22} {where}")
+    lines.append(f"    {'*':<10} {'(anything else)':<22} {table['unmatched']}")
+    for name, url in table["upstreams"].items():
+        lines.append(f"  {name.capitalize():<11}  {url}")
+    lines.append(f"  Proxy        {base_url}/_proxy/routes and {base_url}/_proxy/stats")
+    return "\n".join(lines) + "\n"

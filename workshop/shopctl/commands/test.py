@@ -137,7 +137,9 @@ def check_stage(stage: Stage, steps: Steps) -> None:
     try:
         with steps.step(stage, "start") as step:
             env = isolated_environment(
-                port=free_port(), var_dir=var_dir, database=f"shop_{stage.number}_e2e"
+                port=free_port(stage.port_offsets()),
+                var_dir=var_dir,
+                database=f"shop_{stage.number}_e2e",
             )
             running = launch(stage, env, log_path=log_path)
             running.wait_ready()
@@ -169,14 +171,25 @@ def check_stage(stage: Stage, steps: Steps) -> None:
 
 
 def run_stage_tests(stage: Stage, step: Step) -> None:
-    """`pytest` in the stage folder; pytest-django makes its own test database."""
+    """`pytest` in each of the stage's test folders; pytest-django makes the test databases."""
     var_dir = VAR_DIR / "test" / stage.name / "pytest"
     shutil.rmtree(var_dir, ignore_errors=True)
     env = stage_environment(port=DEFAULT_PORT, var_dir=var_dir)
-    returncode = subprocess.run(
-        [sys.executable, "-m", "pytest"], cwd=stage.path, env=env
-    ).returncode
-    _record_pytest(returncode, step)
+    folders = stage.test_folders()
+    codes, failed = [], []
+    for folder in folders:
+        if len(folders) > 1:
+            print(f"[{stage.name}] pytest in {folder.relative_to(stage.path.parent)}/", flush=True)
+        returncode = subprocess.run(
+            [sys.executable, "-m", "pytest"], cwd=folder, env=env
+        ).returncode
+        codes.append(returncode)
+        if returncode not in (0, PYTEST_NO_TESTS_COLLECTED):
+            failed.append(f"{folder.name}/ (exit code {returncode})")
+    if failed:
+        step.fail(f"pytest failed in {', '.join(failed)}")
+    elif all(code == PYTEST_NO_TESTS_COLLECTED for code in codes):  # none collected anywhere
+        step.result = "no tests"
 
 
 def run_workshop_tests(step: Step) -> None:
