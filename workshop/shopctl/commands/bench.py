@@ -3,8 +3,9 @@ same run, on the same machine, by the same client.
 
 - The ceiling: a bare WSGI app (workshop/bench/hello.py) on the stages' gunicorn settings,
   against stage 01's minimal endpoint, product list and product detail.
-- The strangler proxy: the same request direct to the monolith and through the proxy (stage 03).
-- One gRPC hop: a catalog lookup in-process and over gRPC (needs stage 03's catalog service).
+- The strangler proxy: the same request direct to the upstream that serves it and through the
+  proxy (stage 03).
+- One gRPC hop: a catalog lookup in-process and over gRPC to stage 03's catalog service.
 - Queries per request on the hot endpoints, at every stage.
 
 Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
@@ -31,11 +32,12 @@ from shopctl import ShopctlError
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
 from shopctl.env import mode as run_mode
 from shopctl.report import machine
-from shopctl.runner import free_port, release, start
+from shopctl.runner import RunningStage, free_port, release, start
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
 
 WORKSHOP = REPO_ROOT / "workshop"
 COUNT_QUERIES = WORKSHOP / "bench" / "count_queries.py"
+GRPC_HOP = WORKSHOP / "bench" / "grpc_hop.py"
 # The `web` line of the stages' Procfiles, minus the app: same workers, same server.
 GUNICORN_FLAGS = ["--workers", "4", "--no-control-socket", "--graceful-timeout", "5"]
 WARM_UP_REQUESTS = 40
@@ -49,6 +51,7 @@ class Measurement:
     p50: float  # milliseconds
     p95: float
     requests_per_second: float
+    p99: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,7 @@ def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -
     )
 
     rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
-    rows += _proxy_cost(stages, requests, seconds)
-    rows += _not_yet(stages)
+    rows += _stage_03_costs(stages, requests, seconds)
     queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
 
     settings = {"mode": run_mode(tool_environment()), **machine()}
@@ -125,37 +127,74 @@ def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> lis
     return rows
 
 
-def _proxy_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]:
-    """Stage 03's product detail straight from the monolith and through the strangler proxy,
-    on the same running stage. The proxy says where the monolith is (/_proxy/routes)."""
-    what = "strangler proxy: GET /api/products/1/ direct and through the proxy"
+def _stage_03_costs(stages: list[Stage], requests: int, seconds: int) -> list[Row]:
+    """On one running stage 03: the proxy's cost and one gRPC hop's."""
+    proxy_row = "strangler proxy: GET /api/products/1/ direct and through the proxy"
+    hop_row = "one gRPC hop: catalog product_get in-process and over gRPC"
     stage = next((stage for stage in stages if stage.number == "03"), None)
     if stage is None:
-        return [Row(what, "direct", None, None, "not measured yet: comes with stage 03")]
+        why = "not measured yet: comes with stage 03"
+        return [
+            Row(proxy_row, "direct", None, None, why),
+            Row(hop_row, "in-process", None, None, why),
+        ]
     var_dir = VAR_DIR / "bench" / stage.name
     env = isolated_environment(
         port=free_port(stage.port_offsets()), var_dir=var_dir, database="shop_03_bench"
     )
-    print(f"[proxy] start {stage.name} (log in {var_dir}/processes.log)")
+    print(f"[stage 03] start {stage.name} (log in {var_dir}/processes.log)")
     running = start(stage, env, log_path=var_dir / "processes.log")
     try:
-        routes = httpx.get(f"{running.base_url}/_proxy/routes", timeout=5, trust_env=False)
-        monolith = routes.json()["upstreams"]["monolith"]
-        print(f"[proxy] direct: {monolith}/api/products/1/")
-        direct = measure(f"{monolith}/api/products/1/", requests, seconds)
-        print(f"[proxy] direct: {_describe(direct)}")
-        proxied = measure(f"{running.base_url}/api/products/1/", requests, seconds)
-        print(f"[proxy] through the proxy: {_describe(proxied)}")
+        rows = [_proxy_cost(running, proxy_row, requests, seconds)]
+        rows.append(_grpc_hop(running, hop_row, requests))
     finally:
         running.stop()
-    return [Row(f"{stage.name}: {what}", "direct to the monolith", direct, proxied)]
+    return rows
 
 
-def _not_yet(stages: list[Stage]) -> list[Row]:
-    """The measurement whose code lands with stage 03's catalog service, said, not left out."""
-    why = "not measured yet: comes with stage 03's catalog service (gRPC)"
-    return [Row("one gRPC hop: a catalog lookup in-process and over gRPC", "in-process",
-                None, None, why)]  # fmt: skip
+def _proxy_cost(running: RunningStage, what: str, requests: int, seconds: int) -> Row:
+    """The product detail straight from the upstream the route table sends it to, and through
+    the proxy: the difference is the proxy. The proxy says where that upstream is."""
+    table = httpx.get(f"{running.base_url}/_proxy/routes", timeout=5, trust_env=False).json()
+    route = next(
+        (route for route in table["routes"] if "/api/products/1/".startswith(route["prefix"])),
+        None,
+    )
+    side = route["service"] if route and route["mode"] == "service" else "monolith"
+    upstream = table["upstreams"][side]
+    print(f"[proxy] direct: {upstream}/api/products/1/ ({side})")
+    direct = measure(f"{upstream}/api/products/1/", requests, seconds)
+    print(f"[proxy] direct: {_describe(direct)}")
+    proxied = measure(f"{running.base_url}/api/products/1/", requests, seconds)
+    print(f"[proxy] through the proxy: {_describe(proxied)}")
+    return Row(f"{running.stage.name}: {what}", f"direct to the {side}", direct, proxied)
+
+
+def _grpc_hop(running: RunningStage, what: str, requests: int) -> Row:
+    """catalog.local against catalog.remote, in a process of the stage's own (grpc_hop.py)."""
+    print(f"[gRPC] {requests} sequential lookups in-process, then over gRPC")
+    result = subprocess.run(
+        [sys.executable, str(GRPC_HOP), str(requests)],
+        cwd=running.stage.path,
+        env=running.env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        return Row(what, "in-process", None, None, f"not measured: {' '.join(tail)}")
+    timings = json.loads(result.stdout.strip().splitlines()[-1])
+    local, remote = (_sequential(timings[side]) for side in ("in_process", "grpc"))
+    print(f"[gRPC] in-process: {_describe(local)}; over gRPC: {_describe(remote)}")
+    return Row(f"{running.stage.name}: {what} (req/s: one caller)", "in-process", local, remote)
+
+
+def _sequential(timings: list[float]) -> Measurement:
+    """Percentiles of one caller's sequential calls; its rate is 1000 / mean ms."""
+    cut = statistics.quantiles(timings, n=100)
+    return Measurement(
+        p50=cut[49], p95=cut[94], p99=cut[98], requests_per_second=1000 / statistics.mean(timings)
+    )
 
 
 def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:
@@ -196,7 +235,9 @@ def measure(url: str, requests: int, seconds: int) -> Measurement:
     cut = statistics.quantiles(timings, n=100)
     with ProcessPoolExecutor(max_workers=CLIENTS) as pool:
         counts = list(pool.map(_requests_for, [url] * CLIENTS, [seconds] * CLIENTS))
-    return Measurement(p50=cut[49], p95=cut[94], requests_per_second=sum(counts) / seconds)
+    return Measurement(
+        p50=cut[49], p95=cut[94], p99=cut[98], requests_per_second=sum(counts) / seconds
+    )
 
 
 def _requests_for(url: str, seconds: float) -> int:
@@ -235,28 +276,34 @@ def _wait_for(url: str, timeout: float = 20) -> None:
 
 
 def _describe(measurement: Measurement) -> str:
+    p99 = f", p99 {measurement.p99:.2f} ms" if measurement.p99 is not None else ""
     return (
-        f"p50 {measurement.p50:.2f} ms, p95 {measurement.p95:.2f} ms, "
+        f"p50 {measurement.p50:.2f} ms, p95 {measurement.p95:.2f} ms{p99}, "
         f"{measurement.requests_per_second:.0f} req/s"
     )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _markdown(rows: list[Row], queries: dict[str, dict[str, int] | str], settings: dict) -> str:
     lines = [
         "## Costs against a floor measured in the same run",
         "",
-        "| what | floor | p50 ms (floor) | p50 ms | × | req/s (floor) | req/s | × |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| what | floor | p50 ms (floor) | p50 ms | × | p99 ms (floor) | p99 ms "
+        "| req/s (floor) | req/s | × |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         if row.floor is None or row.measured is None:
-            lines.append(f"| {row.what} | {row.floor_name} | {row.note} | | | | | |")
+            lines.append(f"| {row.what} | {row.floor_name} | {row.note} | | | | | | | |")
             continue
         floor, measured = row.floor, row.measured
         lines.append(
             f"| {row.what} | {row.floor_name} | {floor.p50:.2f} | {measured.p50:.2f} | "
-            f"{measured.p50 / floor.p50:.1f} | {floor.requests_per_second:.0f} | "
-            f"{measured.requests_per_second:.0f} | "
+            f"{measured.p50 / floor.p50:.1f} | {_ms(floor.p99)} | {_ms(measured.p99)} | "
+            f"{floor.requests_per_second:.0f} | {measured.requests_per_second:.0f} | "
             f"{measured.requests_per_second / floor.requests_per_second:.2f} |"
         )
     lines += ["", "## Queries per request", ""]
