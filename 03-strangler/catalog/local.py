@@ -10,8 +10,9 @@ from typing import Any
 
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from kernel.errors import NotFound, ValidationFailed
+from kernel.http import PagedRows
 
 from .models import Category
 from .models import Product as ProductRow
@@ -31,34 +32,15 @@ def _product(row: dict[str, Any]) -> Product:
     )
 
 
-class LocalProductSearch:
-    """The products matching a search, ordered by id, read a page at a time.
-
-    It behaves like the sequence a paginator expects (`count()` and slicing): two queries per
-    page (the count, then the page's rows as plain values), whatever the page size.
-    """
-
-    def __init__(self, rows: QuerySet):
-        self._rows = rows
-
-    def count(self) -> int:
-        return self._rows.count()
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, page: slice) -> list[Product]:
-        return [_product(row) for row in self._rows[page]]
-
-
-def product_search(*, q: str | None = None, category: str | None = None) -> LocalProductSearch:
-    """Products whose name or description contains `q`, in category `category` (both optional)."""
+def product_search(*, q: str | None = None, category: str | None = None) -> PagedRows[Product]:
+    """Products whose name or description contains `q`, in category `category` (both optional),
+    ordered by id, read a page at a time."""
     rows = ProductRow.objects.order_by("id").values(*_FIELDS)
     if q:
         rows = rows.filter(Q(name__icontains=q) | Q(description__icontains=q))
     if category:
         rows = rows.filter(category__slug=category)
-    return LocalProductSearch(rows)
+    return PagedRows(rows, _product)
 
 
 def product_get(*, product_id: int) -> Product:

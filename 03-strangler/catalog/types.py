@@ -1,17 +1,13 @@
-"""What the catalog hands out, whichever implementation is behind `catalog.api`."""
+"""What the catalog hands out, whichever implementation is behind `catalog.api`.
 
-from dataclasses import dataclass
+`Product` lives in the shared kernel: the catalog service hands out the same one.
+"""
+
 from typing import Protocol
 
+from kernel.http import Product
 
-@dataclass(frozen=True)
-class Product:
-    id: int
-    sku: str
-    name: str
-    description: str
-    category: str
-    price_cents: int
+__all__ = ["Product", "ProductSearch"]
 
 
 class ProductSearch(Protocol):

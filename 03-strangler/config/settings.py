@@ -9,12 +9,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kernel.settings import allowed_hosts, env_bool, logging_settings, secret_key, sqlite_options
 from kombu.transport import TRANSPORT_ALIASES
-
-
-def env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
-
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STAGE = BASE_DIR.name  # "03-strangler": the folder name, reported by /api/health/
@@ -22,12 +18,8 @@ VAR_DIR = Path(os.environ.get("SHOP_VAR_DIR", BASE_DIR.parent / "var" / STAGE)).
 
 SHOP_ENV = os.environ.get("SHOP_ENV", "development")  # "production" creates no dev staff user
 DEBUG = env_bool("SHOP_DEBUG", False)  # off by default: the API must never show a stack trace
-SECRET_KEY = os.environ.get("SHOP_SECRET_KEY", "dev-only-insecure-key-change-me")
-if SHOP_ENV == "production" and SECRET_KEY.startswith("dev-only"):
-    raise RuntimeError("SHOP_SECRET_KEY must be set when SHOP_ENV=production")
-ALLOWED_HOSTS = os.environ.get("SHOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(
-    ","
-)
+SECRET_KEY = secret_key(SHOP_ENV)
+ALLOWED_HOSTS = allowed_hosts()
 
 SHOP_STAFF_USER = os.environ.get("SHOP_STAFF_USER", "staff")
 SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD", "staff")
@@ -52,7 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "edge.middleware.RequestIdMiddleware",
+    "kernel.http.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,14 +71,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when a
-        # transaction starts, so two checkouts queue up instead of failing with "database is
-        # locked" when both try to upgrade a read lock. SQLite has no SELECT ... FOR UPDATE.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
+    DATABASES["default"]["OPTIONS"] = sqlite_options()
     # A file, not :memory:, so that the concurrency tests' threads share one test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 else:
@@ -188,18 +173,4 @@ LANGUAGE_CODE = "en"
 USE_I18N = False
 
 # --- Logging: key=value lines carrying the request id ---------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "edge.middleware.RequestIdFilter"}},
-    "formatters": {
-        "kv": {
-            "format": "time=%(asctime)s level=%(levelname)s logger=%(name)s "
-            "request_id=%(request_id)s %(message)s"
-        }
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["request_id"]}
-    },
-    "root": {"handlers": ["console"], "level": os.environ.get("SHOP_LOG_LEVEL", "INFO")},
-}
+LOGGING = logging_settings(os.environ.get("SHOP_LOG_LEVEL", "INFO"))

@@ -12,10 +12,16 @@ from decimal import Decimal
 
 from catalog import api as catalog_api
 from django.conf import settings
-from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from inventory import api as inventory_api
-from kernel.http import LARGEST_ID, PagePagination, product_dict
+from kernel.http import (
+    LARGEST_ID,
+    ProductFilterSerializer,
+    check_database,
+    product_dict,
+    product_page,
+    readiness_response,
+)
 from kernel.money import decimal_to_cents
 from messaging import broker
 from ordering import api as ordering_api
@@ -79,11 +85,6 @@ class HealthApi(APIView):
         return Response({"status": "ok", "stage": settings.STAGE})
 
 
-def check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-
-
 def check_broker() -> None:
     with broker.connection() as broker_connection:
         broker.check(broker_connection)
@@ -97,19 +98,7 @@ class ReadinessApi(APIView):
 
     @extend_schema(responses=inline_serializer("Readiness", {"status": serializers.CharField()}))
     def get(self, request):
-        results = {}
-        for name, check in self.checks.items():
-            try:
-                check()
-                results[name] = "ok"
-            except Exception:  # any failure of a dependency means "not ready", not a 500
-                results[name] = "error"
-        ready = all(result == "ok" for result in results.values())
-        return Response(
-            {"status": "ok" if ready else "error", "checks": results},
-            status=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers=None if ready else {"Retry-After": "5"},
-        )
+        return readiness_response(self.checks)
 
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -128,10 +117,6 @@ class ProductOutputSerializer(serializers.Serializer):
 class ProductCollectionApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
 
-    class FilterSerializer(serializers.Serializer):
-        q = serializers.CharField(required=False, allow_blank=True, max_length=200)
-        category = serializers.CharField(required=False, allow_blank=True, max_length=50)
-
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=64)
         name = serializers.CharField(max_length=200)
@@ -140,16 +125,14 @@ class ProductCollectionApi(APIView):
         price = price_field()
 
     @extend_schema(
-        parameters=[FilterSerializer],
+        parameters=[ProductFilterSerializer],
         responses=ProductOutputSerializer(many=True),
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = ProductFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         products = catalog_api.product_search(**filters.validated_data)
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(products, request, view=self)
-        return paginator.get_paginated_response([product_dict(product) for product in page])
+        return product_page(request, products, view=self)
 
     @extend_schema(request=InputSerializer, responses={201: ProductOutputSerializer})
     def post(self, request):

@@ -1,25 +1,34 @@
 """The public HTTP API's shared parts, used by the monolith's edge and the catalog service.
 
 Both deployables of this stage answer parts of API.md, so both must speak it identically:
-one error envelope, one pagination, one product shape, one rule for ids in URLs. This is the
-stage's shared kernel (kernel/ is a library: it imports no context); copying it into the
-service instead would let the two answers drift apart, which the proxy's shadow mode would
-then have to find.
+one error envelope, one pagination, one product shape and product list, one rule for ids in
+URLs, one readiness answer, one request id on every log line. This is the stage's shared
+kernel (kernel/ is a library: it imports no context); copying it into the service instead
+would let the two answers drift apart, which the proxy's shadow mode would then have to find.
 
 `exception_handler` is DRF's hook for everything raised inside a view; the `handler*`
 functions cover what Django answers before a view runs (an unknown URL, a bad Host).
 """
 
+import contextvars
 import logging
-from typing import Any, Protocol
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.core.signals import request_finished
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
+from rest_framework.views import APIView, set_rollback
 
 from kernel.errors import ServiceUnavailable, ShopError
 from kernel.money import CURRENCY, cents_to_str
@@ -133,6 +142,69 @@ def handler500(request):
     return _json(500, "internal_error", "Something went wrong on our side.")
 
 
+# --- request ids -----------------------------------------------------------------------------
+# Taken from X-Request-ID (the proxy sets one; a client may too) or made up, put on every log
+# line and on the response: one id follows a request through the proxy, the monolith and the
+# catalog service.
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def valid_request_id(incoming: str) -> str:
+    """`incoming` if it is a sensible request id, else a new one."""
+    return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = valid_request_id(request.headers.get("X-Request-ID", ""))
+        # Not reset on the way out: Django logs a 4xx/5xx ("Not Found: /api/…") after the
+        # last middleware has returned. request_finished clears it once the response is sent.
+        request_id_var.set(request_id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _forget_request_id(**_kwargs) -> None:
+    request_id_var.set("-")
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="shop.request_id")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+# --- health ----------------------------------------------------------------------------------
+def check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def readiness_response(checks: dict[str, Callable[[], None]]) -> Response:
+    """200 when every check passes, else 503 (with Retry-After) marking the failing ones."""
+    results = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception:  # any failure of a dependency means "not ready", not a 500
+            results[name] = "error"
+    ready = all(result == "ok" for result in results.values())
+    return Response(
+        {"status": "ok" if ready else "error", "checks": results},
+        status=200 if ready else 503,
+        headers=None if ready else {"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
 # --- ids in URLs -----------------------------------------------------------------------------
 # The largest id a 64-bit integer column holds: a larger one names nothing, and must not reach
 # the database driver, which would overflow (a 500) instead of finding nothing.
@@ -165,7 +237,34 @@ class PagePagination(PageNumberPagination):
     max_page_size = 100
 
 
-class ProductLike(Protocol):
+Row = TypeVar("Row")
+
+
+class PagedRows(Generic[Row]):
+    """The rows of a `values()` query, each made into an object, read a page at a time.
+
+    It behaves like the sequence PagePagination expects (`count()` and slicing): two queries
+    per page (the count, then the page's rows as plain values), whatever the page size.
+    """
+
+    def __init__(self, rows: QuerySet, make: Callable[[dict[str, Any]], Row]):
+        self._rows = rows
+        self._make = make
+
+    def count(self) -> int:
+        return self._rows.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, page: slice) -> list[Row]:
+        return [self._make(row) for row in self._rows[page]]
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product as the catalog hands it out, in the monolith and in the catalog service."""
+
     id: int
     sku: str
     name: str
@@ -174,7 +273,7 @@ class ProductLike(Protocol):
     price_cents: int
 
 
-def product_dict(product: ProductLike) -> dict[str, Any]:
+def product_dict(product: Product) -> dict[str, Any]:
     """A product as API.md shows it. Money becomes a string only here."""
     return {
         "id": product.id,
@@ -185,3 +284,19 @@ def product_dict(product: ProductLike) -> dict[str, Any]:
         "price": cents_to_str(product.price_cents),
         "currency": CURRENCY,
     }
+
+
+class ProductFilterSerializer(serializers.Serializer):
+    """The filters of GET /api/products/: ?q= and ?category=."""
+
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    category = serializers.CharField(required=False, allow_blank=True, max_length=50)
+
+
+def product_page(request: Request, products: Any, *, view: APIView) -> Response:
+    """The page of `products` that `request` asks for (?page=, ?page_size=), as API.md lists
+    products: count, next and previous links, results. `products` is a sequence of Product
+    as Django's paginator reads it: `count()`, then one slice (e.g. PagedRows)."""
+    paginator = PagePagination()
+    page = paginator.paginate_queryset(products, request, view=view)
+    return paginator.get_paginated_response([product_dict(product) for product in page])

@@ -13,7 +13,7 @@ import pytest
 
 STAGE = Path(__file__).resolve().parents[1]
 PACKAGES = ("config", "edge", "catalog", "inventory", "ordering", "payments", "notifications")
-PACKAGES += ("messaging", "kernel")
+PACKAGES += ("messaging", "kernel", "proxy", "catalog_service")
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 
 
@@ -28,7 +28,7 @@ def test_every_boundary_contract_is_kept():
     result = lint_imports(STAGE)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    assert "Contracts: 4 kept, 0 broken." in result.stdout
 
 
 @pytest.fixture
@@ -60,8 +60,24 @@ def stage_copy(tmp_path) -> Path:
             "from ordering import api",
             ["messaging.shortcut -> ordering.api"],
         ),
+        (
+            "catalog_service/shortcut.py",
+            "from catalog.models import Product",
+            ["catalog_service is not allowed to import catalog:"],
+        ),
+        (
+            "catalog/shortcut.py",
+            "from catalog_service import products",
+            ["catalog is not allowed to import catalog_service:"],
+        ),
     ],
-    ids=["a context imports another's models", "the edge skips an api", "plumbing imports up"],
+    ids=[
+        "a context imports another's models",
+        "the edge skips an api",
+        "plumbing imports up",
+        "the service imports the monolith",
+        "the monolith imports the service",
+    ],
 )
 def test_a_broken_boundary_fails_and_names_the_import(stage_copy, module, imports, complaint):
     (stage_copy / module).write_text(f'"""Crossing a boundary."""\n\n{imports}\n')

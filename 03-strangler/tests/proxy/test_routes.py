@@ -66,11 +66,15 @@ def test_an_empty_table_sends_everything_to_the_monolith():
     assert parse_table("", UPSTREAMS).match("DELETE", "/api/carts/1/") is FALLBACK
 
 
-def test_the_shipped_table_routes_everything_to_the_monolith():
+def test_the_shipped_table_is_the_end_state_catalog_reads_on_the_service():
     table = parse_table((STAGE_DIR / "routes.toml").read_text(), UPSTREAMS)
 
-    assert [route.mode for route in table.routes] == ["monolith"]
-    assert table.match("GET", "/api/products/").name == "catalog reads"
+    reads = table.match("GET", "/api/products/7/")
+    assert (reads.name, reads.mode, reads.service) == ("catalog reads", "service", "catalog")
+    assert table.match("HEAD", "/api/products/").mode == "service"
+    # Staff writes stay with the monolith, which forwards them over gRPC.
+    assert table.match("POST", "/api/products/") is FALLBACK
+    assert table.match("PATCH", "/api/products/7/") is FALLBACK
 
 
 @pytest.mark.parametrize(
