@@ -22,7 +22,8 @@ Compose = dict[str, Any]
 # the API, RabbitMQ's management UI, Locust's web UI. Anything else published is a mistake.
 # From stage 03 on the API is the strangler proxy's (`proxy`), with the monolith's `web` behind
 # it, unpublished; a stage's profile still publishes 8000 once (the clash check below).
-EXPECTED_PORTS = {"web": 8000, "proxy": 8000, "rabbitmq": 15672, "load": 8089}
+# The process that faces the public at each stage: web (01, 02), proxy (03), gateway (04).
+EXPECTED_PORTS = {"web": 8000, "proxy": 8000, "gateway": 8000, "rabbitmq": 15672, "load": 8089}
 # The profile that runs beside any stage's profile.
 LOAD_PROFILE = "load"
 INFRASTRUCTURE = ("postgres", "rabbitmq")

@@ -1,0 +1,82 @@
+"""A consumer process's loop: one durable queue, one message at a time, ack after handling.
+
+kombu's ConsumerMixin owns the connection (and reconnects after a broker outage). The
+handler runs before the ack, so a consumer that dies mid-message gets it again: handlers must
+be idempotent. A handler that fails is retried in place, so the events keep their order.
+(RabbitMQ keeps an unacked message; kombu's file-system transport takes a message off its
+queue when it hands it out, so there a consumer killed mid-message loses that delivery: the
+stage README says how to replay an event from the outbox.)
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kombu import Connection, Queue
+from kombu.mixins import ConsumerMixin
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 30.0  # seconds between two tries of a failing handler, at most
+
+
+class MalformedEvent(ValueError):
+    """A message no retry can fix (not an event this consumer understands): it is dropped."""
+
+
+class EventConsumer(ConsumerMixin):
+    """Feeds each message of `queue` to `handler(envelope)`; set `should_stop` to end `run()`."""
+
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        queue: Queue,
+        handler: Callable[[dict[str, Any]], object],
+        retry_delay: float = 1.0,
+    ):
+        self.connection = connection
+        self.queue = queue
+        self.handler = handler
+        self.retry_delay = retry_delay
+
+    def get_consumers(self, Consumer, channel):  # the capital C is kombu's name for it
+        # prefetch 1: the broker hands this process one message at a time, so a message
+        # waiting behind a slow one can still go to another consumer process.
+        return [
+            Consumer(
+                queues=[self.queue],
+                callbacks=[self.on_message],
+                accept=["json"],
+                prefetch_count=1,
+            )
+        ]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        logger.info("event=consumer_ready queue=%s", self.queue.name)
+
+    def on_message(self, body: dict[str, Any], message) -> None:
+        """Handle, then ack. A failure (a database restarting) is retried right here, with a
+        growing pause, rather than requeued: a requeued message would go to the back of
+        the queue, behind the events of the same order that came after it."""
+        event = f"event_type={body.get('event_type')} event_id={body.get('event_id')}"
+        delay = self.retry_delay
+        while True:
+            try:
+                self.handler(body)
+            except MalformedEvent as error:
+                logger.error("event=event_dropped %s reason=%s", event, error)
+                message.ack()
+                return
+            except Exception:  # anything else may pass: try again
+                if self.should_stop:  # asked to stop: give it back to the broker
+                    logger.exception("event=event_failed %s requeued=true", event)
+                    message.requeue()
+                    return
+                logger.exception("event=event_failed %s retry_in=%.1fs", event, delay)
+                time.sleep(delay)
+                delay = min(max(delay * 2, 0.1), MAX_RETRY_DELAY)
+                continue
+            message.ack()
+            return

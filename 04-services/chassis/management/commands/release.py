@@ -1,0 +1,22 @@
+"""`python -m <service> release`: what a service needs before it starts, in one command.
+
+Its database (ensure_database), its tables (migrate), then the service's own one-off steps,
+settings.SHOP_RELEASE_COMMANDS (the demo data: seed_catalog, seed_stock; the staff user).
+Each step is idempotent, so a release runs at every start, as `make run` and compose do.
+"""
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create this service's database if needed, migrate it, run its release steps."
+    requires_system_checks = []  # the checks may need the very database this creates
+
+    def handle(self, *args, **options) -> None:
+        call_command("ensure_database", stdout=self.stdout, stderr=self.stderr)
+        call_command("migrate", interactive=False, verbosity=0, stdout=self.stdout)
+        self.stdout.write(f"release: {settings.SERVICE}: migrated")
+        for command in getattr(settings, "SHOP_RELEASE_COMMANDS", []):
+            call_command(command, stdout=self.stdout, stderr=self.stderr)

@@ -1,0 +1,54 @@
+"""The chassis's tables, in every service's database: the outbox (events waiting to be
+published, written with the change they describe) and the events a consumer has handled."""
+
+from django.db import models
+
+
+class OutboxMessage(models.Model):
+    """One event envelope, inserted in the same transaction as the change it reports.
+
+    The relay publishes rows in `id` order and sets `published_at`; a row whose transaction
+    rolled back never existed, so no event is ever published for a change that did not happen.
+    """
+
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=100)  # the routing key, e.g. "order.confirmed"
+    aggregate_id = models.CharField(max_length=64)  # e.g. the order id
+    payload = models.JSONField()  # the envelope, published as it is
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The relay's only question is "what is not published yet, oldest first": a
+            # partial index keeps that cheap however many published rows pile up.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(published_at__isnull=True),
+                name="outbox_unpublished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "published" if self.published_at else "waiting"
+        return f"{self.id} {self.event_type} {self.aggregate_id} ({state})"
+
+
+class ProcessedEvent(models.Model):
+    """An event a consumer has handled. The unique (consumer, event id) pair is the
+    idempotency guard: a second delivery (a relay retry, a consumer crash before its ack)
+    finds the row and changes nothing (the consumer creates it in the transaction of its work)."""
+
+    consumer = models.CharField(max_length=100)
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.event_type} {self.event_id}"

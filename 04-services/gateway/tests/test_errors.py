@@ -1,0 +1,265 @@
+"""The error envelope of API.md: what the services' gRPC statuses become at the edge (one
+exception handler, gateway.web), what a service that is down or too slow becomes, and what
+goes wrong before any service is asked (unknown URLs, wrong methods, bodies that are not JSON).
+"""
+
+import threading
+import time
+
+import pytest
+from chassis.errors import (
+    CartClosed,
+    IdempotencyKeyReused,
+    InvalidState,
+    NotFound,
+    OutOfStock,
+    PaymentDeclined,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+
+from .conftest import DEADLINE
+from .messages import a_product
+
+UNAVAILABLE = {
+    "error": {
+        "code": "service_unavailable",
+        "message": "The catalog service is unavailable; try again shortly.",
+    }
+}
+INTERNAL = {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
+
+
+# --- a service's status -> the API's error ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("raised", "status", "error"),
+    [
+        (NotFound(), 404, {"code": "not_found", "message": "Not found."}),
+        (
+            ValidationFailed("q", "Too long."),
+            400,
+            {
+                "code": "validation_error",
+                "message": "The request is not valid.",
+                "fields": {"q": ["Too long."]},
+            },
+        ),
+        (
+            OutOfStock([{"product_id": 3, "requested": 5, "available": 2}]),
+            409,
+            {
+                "code": "out_of_stock",
+                "message": "Not enough stock for this order.",
+                "details": {"shortages": [{"product_id": 3, "requested": 5, "available": 2}]},
+            },
+        ),
+        (
+            PaymentDeclined(),
+            402,
+            {"code": "payment_declined", "message": "The payment provider declined the charge."},
+        ),
+        (
+            CartClosed(),
+            409,
+            {"code": "cart_closed", "message": "This cart was already checked out."},
+        ),
+        (
+            InvalidState(),
+            409,
+            {"code": "invalid_state", "message": "The order is not in a state that allows this."},
+        ),
+        (
+            IdempotencyKeyReused(),
+            422,
+            {
+                "code": "idempotency_key_reused",
+                "message": "This Idempotency-Key was already used with a different request body.",
+            },
+        ),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
+)
+def test_a_services_error_becomes_the_apis(api_client, services, raised, status, error):
+    services.catalog.answer("GetProduct", raised)
+
+    response = api_client.get("/api/products/1/")
+
+    assert response.status_code == status
+    assert response.json() == {"error": error}
+
+
+def test_a_service_whose_own_dependency_is_down_is_503(api_client, services):
+    services.catalog.answer("GetProduct", ServiceUnavailable())
+
+    response = api_client.get("/api/products/1/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == UNAVAILABLE
+
+
+def test_a_bug_in_a_service_is_a_500_without_its_details(api_client, services, caplog):
+    services.catalog.answer("GetProduct", RuntimeError("bug: secret internals"))
+
+    response = api_client.get("/api/products/1/")
+
+    assert response.status_code == 500
+    assert response.json() == INTERNAL
+    assert b"secret internals" not in response.content
+
+
+# --- a service down or too slow --------------------------------------------------------------
+def test_a_service_that_is_down_is_a_fast_503(api_client, services, settings, nowhere):
+    settings.SHOP_GRPC_TARGETS = {**settings.SHOP_GRPC_TARGETS, "catalog": nowhere}
+    settings.SHOP_GRPC_TIMEOUT = 5.0
+
+    started = time.monotonic()
+    response = api_client.get("/api/products/1/")
+    took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == UNAVAILABLE
+    # Refused at once (and retried twice by the channel): no waiting for the deadline.
+    assert took < 2.0
+
+
+def test_a_write_to_a_service_that_is_down_is_503_too(staff_client, services, settings, nowhere):
+    settings.SHOP_GRPC_TARGETS = {**settings.SHOP_GRPC_TARGETS, "orders": nowhere}
+
+    response = staff_client.post("/api/carts/")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+
+
+def test_a_service_that_hangs_is_503_once_the_deadline_has_passed(api_client, services, caplog):
+    released = threading.Event()
+
+    def hang(request):
+        released.wait(DEADLINE * 10)
+        return a_product()
+
+    services.catalog.answer("GetProduct", hang)
+
+    started = time.monotonic()
+    response = api_client.get("/api/products/1/")
+    took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == UNAVAILABLE
+    assert DEADLINE <= took < DEADLINE * 3
+    # Let the fake finish its call (and log it) before this test's log capture closes.
+    released.set()
+    finished_by = time.monotonic() + 5
+    while "method=GetProduct outcome=OK" not in caplog.text and time.monotonic() < finished_by:
+        time.sleep(0.01)
+
+
+# --- before any service is asked -------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/api/nothing-here/", "/api/products", "/", "/api/products/1/x/"])
+def test_an_unknown_url_is_a_json_404(api_client, services, path):
+    response = api_client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": f"Nothing at {path}."}}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("get", "/api/carts/", "POST, OPTIONS"),
+        ("get", "/api/orders/", "POST, OPTIONS"),
+        ("delete", "/api/health/", "GET, HEAD, OPTIONS"),
+        ("put", "/api/inventory/1/", "GET, HEAD, OPTIONS"),
+        ("delete", "/api/products/", "GET, POST, HEAD, OPTIONS"),
+    ],
+)
+def test_a_wrong_method_is_405(api_client, services, method, path, allowed):
+    response = getattr(api_client, method)(path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == allowed
+    assert response.json() == {
+        "error": {
+            "code": "method_not_allowed",
+            "message": f'Method "{method.upper()}" not allowed.',
+        }
+    }
+
+
+def test_a_wrong_method_with_staff_credentials_is_405_too(staff_client, services):
+    assert staff_client.delete("/api/products/1/").status_code == 405
+
+
+def test_malformed_json_is_a_validation_error(api_client, services):
+    response = api_client.post("/api/orders/", data='{"cart_id": ', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert response.json()["error"]["message"].startswith("The body is not valid JSON")
+    assert services.orders.calls == []
+
+
+def test_a_body_that_is_not_json_is_a_validation_error(api_client, services):
+    response = api_client.post(
+        "/api/orders/", data="cart_id=1", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_json_that_is_not_an_object_is_a_validation_error(api_client, services):
+    response = api_client.post("/api/orders/", [1, 2], format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["non_field_errors"]
+
+
+def test_an_unknown_host_is_a_json_400(api_client, services):
+    response = api_client.get("/api/health/", HTTP_HOST="shop.evil.example")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "validation_error", "message": "Bad request."}}
+
+
+def test_a_bug_in_the_gateway_is_a_500_without_a_stack_trace(api_client, monkeypatch, caplog):
+    from gateway.services import catalog
+
+    def broken(**kwargs):
+        raise RuntimeError("bug: secret internals in this message")
+
+    monkeypatch.setattr(catalog, "product_get", broken)
+
+    response = api_client.get("/api/products/1/")
+
+    assert response.status_code == 500
+    assert response.json() == INTERNAL
+    assert b"Traceback" not in response.content
+    assert "event=unhandled_error" in caplog.text
+    assert "secret internals" in caplog.text
+
+
+# --- request ids -----------------------------------------------------------------------------
+def test_the_request_id_travels_to_the_service(api_client, services):
+    services.catalog.answer("GetProduct", a_product())
+
+    response = api_client.get("/api/products/1/", HTTP_X_REQUEST_ID="abc-123.retry_2")
+
+    assert response["X-Request-ID"] == "abc-123.retry_2"
+    assert services.catalog.calls[0].metadata["x-request-id"] == "abc-123.retry_2"
+
+
+def test_a_request_without_an_id_gets_one_and_a_bad_one_is_replaced(api_client, services):
+    services.catalog.answer("GetProduct", a_product())
+
+    made_up = api_client.get("/api/products/1/")
+    replaced = api_client.get("/api/products/1/", HTTP_X_REQUEST_ID="<script>")
+
+    assert len(made_up["X-Request-ID"]) == 32
+    assert replaced["X-Request-ID"] not in ("", "<script>")
+    sent = [call.metadata["x-request-id"] for call in services.catalog.calls]
+    assert sent == [made_up["X-Request-ID"], replaced["X-Request-ID"]]

@@ -1,0 +1,354 @@
+"""The public HTTP API: one thin view per resource, one call to a service adapter per method.
+
+Each view validates input with its nested InputSerializer (API.md's rules, checked here
+before any service is called), calls one function of one adapter of `services/`, and renders
+the message it gets back with a presenter. Errors are raised, never built here: the
+exception handler in `gateway.web` renders them, the services' errors included.
+
+`extend_schema_serializer` gives each InputSerializer a name of its own in the OpenAPI
+document: drf-spectacular would name them all "Input" and keep only one of them (stage 03's
+schema has that flaw).
+"""
+
+import uuid
+from decimal import Decimal
+
+from chassis import clients
+from chassis.money import decimal_to_cents
+from django.conf import settings
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .presenters import cart_dict, order_dict, product_dict
+from .services import catalog, inventory, ordering
+from .web import LARGEST_ID, check_database, page_response, readiness_response
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+def _is_staff(request) -> bool:
+    return bool(request.user and request.user.is_staff)
+
+
+def _handles(view, request) -> bool:
+    """DRF checks permissions before it looks for the method's handler: without this, an
+    anonymous DELETE on a read-only URL would be a 401 instead of a 405."""
+    return hasattr(view, request.method.lower())
+
+
+class IsStaff(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return not _handles(view, request) or _is_staff(request)
+
+
+class IsStaffOrReadOnly(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or not _handles(view, request) or _is_staff(request)
+
+
+def price_field(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000000.00"),
+        error_messages={"min_value": "Price must be greater than 0."},
+        **kwargs,
+    )
+
+
+def category_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(
+        SLUG,
+        max_length=50,
+        error_messages={"invalid": "Use lower-case letters, digits and hyphens."},
+        **kwargs,
+    )
+
+
+# --- health ----------------------------------------------------------------------------------
+class HealthApi(APIView):
+    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField()}))
+    def get(self, request):
+        return Response({"status": "ok", "stage": settings.STAGE})
+
+
+class ReadinessApi(APIView):
+    """200 when every dependency answers, else 503 naming the one that does not: the
+    gateway's own database (users and tokens) and each service's standard gRPC health."""
+
+    checks = {
+        "database": check_database,
+        "catalog": clients.catalog.check,
+        "inventory": clients.inventory.check,
+        "orders": clients.orders.check,
+        "payments": clients.payments.check,
+    }
+
+    @extend_schema(responses=inline_serializer("Readiness", {"status": serializers.CharField()}))
+    def get(self, request):
+        return readiness_response(self.checks)
+
+
+# --- catalog ---------------------------------------------------------------------------------
+class ProductOutputSerializer(serializers.Serializer):
+    """Documents the product shape; the hot read path renders plain dicts instead."""
+
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    price = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class ProductFilterSerializer(serializers.Serializer):
+    """The filters of GET /api/products/: ?q= and ?category=."""
+
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    category = serializers.CharField(required=False, allow_blank=True, max_length=50)
+
+
+class ProductCollectionApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    @extend_schema_serializer(component_name="ProductCreateInput")
+    class InputSerializer(serializers.Serializer):
+        sku = serializers.CharField(max_length=64)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        category = category_field()
+        price = price_field()
+
+    @extend_schema(
+        parameters=[ProductFilterSerializer],
+        responses=ProductOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = ProductFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        products = catalog.product_search(**filters.validated_data)
+        return page_response(request, products, view=self, present=product_dict)
+
+    @extend_schema(request=InputSerializer, responses={201: ProductOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        product = catalog.product_create(
+            sku=fields["sku"],
+            name=fields["name"],
+            description=fields["description"],
+            category=fields["category"],
+            price_cents=decimal_to_cents(fields["price"]),
+        )
+        return Response(product_dict(product), status=status.HTTP_201_CREATED)
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    @extend_schema_serializer(component_name="ProductUpdateInput")
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        category = category_field(required=False)
+        price = price_field(required=False)
+
+    @extend_schema(responses=ProductOutputSerializer)
+    def get(self, request, product_id: int):
+        return Response(product_dict(catalog.product_get(product_id=product_id)))
+
+    @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
+    def patch(self, request, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "price" in fields:
+            fields["price_cents"] = decimal_to_cents(fields.pop("price"))
+        product = catalog.product_update(product_id=product_id, **fields)
+        return Response(product_dict(product))
+
+
+# --- inventory -------------------------------------------------------------------------------
+StockOutputSerializer = inline_serializer(
+    "Stock", {"product_id": serializers.IntegerField(), "available": serializers.IntegerField()}
+)
+
+
+class StockDetailApi(APIView):
+    @extend_schema(responses=StockOutputSerializer)
+    def get(self, request, product_id: int):
+        available = inventory.available(product_id=product_id)
+        return Response({"product_id": product_id, "available": available})
+
+
+class StockRestockApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema_serializer(component_name="RestockInput")
+    class InputSerializer(serializers.Serializer):
+        quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+
+    @extend_schema(request=InputSerializer, responses=StockOutputSerializer)
+    def post(self, request, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        available = inventory.restock(product_id=product_id, **data.validated_data)
+        return Response({"product_id": product_id, "available": available})
+
+
+# --- carts -----------------------------------------------------------------------------------
+ItemSerializer = inline_serializer(
+    "Item",
+    {
+        "product_id": serializers.IntegerField(),
+        "sku": serializers.CharField(),
+        "name": serializers.CharField(),
+        "unit_price": serializers.CharField(),
+        "quantity": serializers.IntegerField(),
+        "line_total": serializers.CharField(),
+    },
+)
+CartOutputSerializer = inline_serializer(
+    "Cart",
+    {
+        "id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "items": ItemSerializer,
+        "total": serializers.CharField(),
+        "currency": serializers.CharField(),
+    },
+)
+
+
+def quantity_field() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=ordering.MAX_LINE_QUANTITY)
+
+
+class CartCreateApi(APIView):
+    @extend_schema(request=None, responses={201: CartOutputSerializer})
+    def post(self, request):
+        return Response(cart_dict(ordering.cart_create()), status=status.HTTP_201_CREATED)
+
+
+class CartDetailApi(APIView):
+    @extend_schema(responses=CartOutputSerializer)
+    def get(self, request, cart_id: uuid.UUID):
+        return Response(cart_dict(ordering.cart_get(cart_id=cart_id)))
+
+
+class CartItemAddApi(APIView):
+    @extend_schema_serializer(component_name="CartItemAddInput")
+    class InputSerializer(serializers.Serializer):
+        product_id = serializers.IntegerField(min_value=1, max_value=LARGEST_ID)
+        quantity = quantity_field()
+
+    @extend_schema(request=InputSerializer, responses={201: CartOutputSerializer})
+    def post(self, request, cart_id: uuid.UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = ordering.cart_add_item(cart_id=cart_id, **data.validated_data)
+        return Response(cart_dict(cart), status=status.HTTP_201_CREATED)
+
+
+class CartItemApi(APIView):
+    @extend_schema_serializer(component_name="CartItemQuantityInput")
+    class InputSerializer(serializers.Serializer):
+        quantity = quantity_field()
+
+    @extend_schema(request=InputSerializer, responses=CartOutputSerializer)
+    def put(self, request, cart_id: uuid.UUID, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = ordering.cart_set_item_quantity(
+            cart_id=cart_id, product_id=product_id, **data.validated_data
+        )
+        return Response(cart_dict(cart))
+
+    @extend_schema(responses=CartOutputSerializer)
+    def delete(self, request, cart_id: uuid.UUID, product_id: int):
+        cart = ordering.cart_remove_item(cart_id=cart_id, product_id=product_id)
+        return Response(cart_dict(cart))
+
+
+# --- orders ----------------------------------------------------------------------------------
+OrderOutputSerializer = inline_serializer(
+    "Order",
+    {
+        "id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "email": serializers.EmailField(),
+        "items": ItemSerializer,
+        "total": serializers.CharField(),
+        "currency": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
+
+
+class OrderCreateApi(APIView):
+    @extend_schema_serializer(component_name="OrderCreateInput")
+    class InputSerializer(serializers.Serializer):
+        cart_id = serializers.UUIDField()
+        email = serializers.EmailField()
+        payment_token = serializers.CharField(max_length=64)
+
+        def validate_payment_token(self, token: str) -> str:
+            if not ordering.is_known_token(token):
+                raise serializers.ValidationError("Unknown payment token.")
+            return token
+
+    class HeaderSerializer(serializers.Serializer):
+        key = serializers.CharField(min_length=1, max_length=255, required=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OrderOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            header = self.HeaderSerializer(data={"key": key})
+            if not header.is_valid():
+                raise serializers.ValidationError({"Idempotency-Key": header.errors["key"]})
+        # The orders service keeps the keys: it replays an order placed with the same key
+        # and the same request, and refuses the key with another request.
+        order, replayed = ordering.place_order(**data.validated_data, idempotency_key=key)
+        headers = {"Location": f"/api/orders/{order.id}/"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(order_dict(order), status=status.HTTP_201_CREATED, headers=headers)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutputSerializer)
+    def get(self, request, order_id: uuid.UUID):
+        return Response(order_dict(ordering.order_get(order_id=order_id)))
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(request=None, responses=OrderOutputSerializer)
+    def post(self, request, order_id: uuid.UUID):
+        return Response(order_dict(ordering.cancel_order(order_id=order_id)))
+
+
+# --- staff -----------------------------------------------------------------------------------
+class TokenCreateApi(ObtainAuthToken):
+    """POST username/password -> {"token": ...}; DRF's view, with JSON only."""
+
+    renderer_classes = APIView.renderer_classes
+    parser_classes = APIView.parser_classes

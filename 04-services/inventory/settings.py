@@ -1,0 +1,10 @@
+"""The inventory service's settings: the chassis's, plus its release step (the demo stock)."""
+
+from chassis.settings import service_settings
+
+globals().update(
+    service_settings("inventory", apps=["inventory"], grpc_servicers="inventory.grpc_api.register")
+)
+
+# `python -m inventory release` runs these after migrating: every demo product gets its stock.
+SHOP_RELEASE_COMMANDS = ["seed_stock"]

@@ -1,0 +1,87 @@
+"""What notifications does with each event it receives: one email per order event, once."""
+
+import logging
+from typing import Any
+
+from chassis import broker
+from chassis.consumer import MalformedEvent
+from chassis.models import ProcessedEvent
+from chassis.money import CURRENCY, cents_to_str
+from chassis.order_events import ORDER_EVENTS, OrderCancelled, OrderConfirmed, OrderEvent
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from kombu import Queue
+
+logger = logging.getLogger(__name__)
+
+CONSUMER = "notifications"  # its queue's name, and its rows in ProcessedEvent
+SUBJECTS = {
+    OrderConfirmed.event_type: "Your order {id} is confirmed",
+    OrderCancelled.event_type: "Your order {id} is cancelled",
+}
+STATUSES = {OrderConfirmed.event_type: "confirmed", OrderCancelled.event_type: "cancelled"}
+
+
+def queue() -> Queue:
+    """The durable queue of this consumer: the order events it subscribes to in settings
+    (SHOP_EVENT_SUBSCRIPTIONS), the ones it has an email for."""
+    return broker.subscribed_queue(CONSUMER)
+
+
+@transaction.atomic
+def handle(envelope: dict[str, Any]) -> bool:
+    """Send the email an order event calls for, unless this event was handled before;
+    returns whether an email went out.
+
+    The processed-event row and the email share one transaction: if sending fails, the row
+    is rolled back and the redelivered event tries again. Two deliveries racing each other
+    meet at the unique index, and the second finds the event taken.
+    """
+    event = _parse(envelope)
+    try:
+        with transaction.atomic():
+            ProcessedEvent.objects.create(
+                consumer=CONSUMER, event_id=event.event_id, event_type=event.event_type
+            )
+    except IntegrityError:
+        logger.info(
+            "event=event_duplicate event_type=%s event_id=%s", event.event_type, event.event_id
+        )
+        return False
+    send_mail(
+        SUBJECTS[event.event_type].format(id=event.order_id), _body(event), None, [event.email]
+    )
+    logger.info(
+        "event=email_sent event_type=%s event_id=%s order_id=%s",
+        event.event_type,
+        event.event_id,
+        event.order_id,
+    )
+    return True
+
+
+def _parse(envelope: dict[str, Any]) -> OrderEvent:
+    event_class = ORDER_EVENTS.get(envelope.get("event_type", ""))
+    if event_class is None:
+        raise MalformedEvent(f"not an order event: {envelope.get('event_type')!r}")
+    try:
+        return event_class.from_envelope(envelope)
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedEvent(f"{type(error).__name__}: {error}") from error
+
+
+def _body(event: OrderEvent) -> str:
+    """The email's text: the same as stage 01's, written from the event alone."""
+    return "\n".join(
+        [
+            f"Order {event.order_id} ({STATUSES[event.event_type]})",
+            "",
+            *(
+                f"{item.quantity} x {item.name} ({item.sku}) "
+                f"at {cents_to_str(item.unit_price_cents)} {CURRENCY}"
+                for item in event.items
+            ),
+            "",
+            f"Total: {cents_to_str(event.total_cents)} {CURRENCY}",
+        ]
+    )

@@ -1,0 +1,28 @@
+"""`python -m notifications consume_events`: the notifications process of the Procfile."""
+
+import signal
+
+from chassis import broker
+from chassis.consumer import EventConsumer
+from django.core.management.base import BaseCommand
+
+from notifications import handlers
+
+
+class Command(BaseCommand):
+    help = "Send the order emails, in reaction to order events from the broker, until stopped."
+
+    def handle(self, *args, **options):
+        with broker.connection() as connection:
+            consumer = EventConsumer(
+                connection=connection, queue=handlers.queue(), handler=handlers.handle
+            )
+
+            # honcho stops a process with SIGTERM: finish the message in hand, then leave
+            # (kombu's loop looks at should_stop at least once a second).
+            def stop(*_) -> None:
+                consumer.should_stop = True
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, stop)
+            consumer.run()

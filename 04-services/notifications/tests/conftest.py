@@ -1,0 +1,22 @@
+"""Fixtures of the notifications tests: broker names of the test run's own."""
+
+import uuid
+
+import pytest
+from chassis.tests.brokers import remove_namespace_from_the_broker
+from django.test import override_settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def events_namespace() -> str:
+    """Give this test run exchange and queue names of its own.
+
+    A running stage (`make run`), the other services' test runs and other runs of these tests
+    may share the broker (one RabbitMQ in real mode, one broker folder in embedded mode): with
+    the stage's names, they would take each other's events. The chassis's test helper deletes
+    the queue, the exchange and (file-system broker) their files afterwards.
+    """
+    namespace = f"shop-04-notifications-test-{uuid.uuid4().hex[:8]}"
+    with override_settings(SHOP_BROKER_NAMESPACE=namespace):
+        yield namespace
+        remove_namespace_from_the_broker()

@@ -1,0 +1,176 @@
+"""The payments service's use cases: charge, refund, and the two reads of the record.
+
+Both writes are idempotent by the caller's key, and must stay so when two copies of one call
+arrive at the same moment (a retry that overtook a slow first try, two saga recoveries).
+A check ("is there a charge with this key?") followed by a charge cannot do that: both copies
+pass the check before either has written. So, as stage 03's Idempotency-Key does, a charge
+first claims its key by inserting its row, in the transaction that then asks the provider
+and records the answer. The unique index on the key decides between two copies: on
+PostgreSQL the second insert waits for the first transaction and fails once it commits;
+on SQLite the second transaction cannot even begin before the first ends. The loser reads
+the winner's charge and answers it. The provider is asked once.
+
+The price of that: the transaction stays open while the provider answers, holding one
+database connection for the length of a provider call. With a real provider's seconds of
+latency that would bound the charges in flight by the connection pool; the fake answers
+at once.
+"""
+
+import logging
+import uuid
+
+from chassis.errors import InvalidState, NotFound, PaymentDeclined, ValidationFailed
+from chassis.money import CURRENCY
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import provider
+from .models import Charge
+
+logger = logging.getLogger(__name__)
+
+KEY_MAX_LENGTH = Charge._meta.get_field("idempotency_key").max_length
+ORDER_ID_MAX_LENGTH = Charge._meta.get_field("order_id").max_length
+KEY_REUSED = "This idempotency key was already used for another charge."
+REFUND_KEY_REUSED = "This idempotency key was already used to refund another charge."
+
+
+def _require(field: str, value: str, max_length: int) -> None:
+    if not value.strip():
+        raise ValidationFailed(field, "This field may not be blank.")
+    if len(value) > max_length:
+        raise ValidationFailed(
+            field, f"Ensure this field has no more than {max_length} characters."
+        )
+
+
+def _check_charge(
+    *, idempotency_key: str, order_id: str, amount_cents: int, currency: str, payment_token: str
+) -> None:
+    """Refuse what no provider should see; the first rule broken is the one reported."""
+    _require("idempotency_key", idempotency_key, KEY_MAX_LENGTH)
+    _require("order_id", order_id, ORDER_ID_MAX_LENGTH)
+    if amount_cents < 1:
+        raise ValidationFailed("amount_cents", "The amount must be greater than 0.")
+    if currency != CURRENCY:
+        raise ValidationFailed("currency", f"Charges are in {CURRENCY}.")
+    if payment_token not in provider.KNOWN_TOKENS:
+        raise ValidationFailed("payment_token", "Unknown payment token.")
+
+
+def _replayed(charge: Charge, **asked: str | int) -> Charge:
+    """The charge made earlier with this key, if this call asks for that same charge (the
+    same order, amount and currency)."""
+    if any(getattr(charge, field) != value for field, value in asked.items()):
+        raise ValidationFailed("idempotency_key", KEY_REUSED)
+    logger.info("event=charge_replayed charge_id=%s", charge.charge_id)
+    return charge
+
+
+def create_charge(
+    *,
+    idempotency_key: str,
+    order_id: str,
+    amount_cents: int,
+    currency: str = "",
+    payment_token: str,
+) -> Charge:
+    """Charge `amount_cents` for order `order_id`, once per `idempotency_key`.
+
+    Returns the charge, APPROVED or DECLINED (a decline is an answer, recorded like any
+    other, not an error). The same key again returns the first charge without asking the
+    provider, if it asks for the same charge; a different order, amount or currency under
+    the same key is a mistake of the caller's, refused (ValidationFailed on idempotency_key).
+    """
+    currency = currency or CURRENCY
+    _check_charge(
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+        amount_cents=amount_cents,
+        currency=currency,
+        payment_token=payment_token,
+    )
+    same = {"order_id": order_id, "amount_cents": amount_cents, "currency": currency}
+    # Most repeats come long after the first call: one read answers them, no write lock.
+    earlier = Charge.objects.filter(idempotency_key=idempotency_key).first()
+    if earlier is not None:
+        return _replayed(earlier, **same)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: the transaction outlives a refused insert
+                charge = Charge.objects.create(
+                    idempotency_key=idempotency_key, status=Charge.Status.PENDING, **same
+                )
+        except IntegrityError:
+            # A call with this key got there first, and its transaction has ended (ours
+            # waited for it): its charge is committed and readable now.
+            return _replayed(Charge.objects.get(idempotency_key=idempotency_key), **same)
+        try:
+            charge.provider_reference = provider.authorize(
+                token=payment_token, amount_cents=amount_cents, idempotency_key=idempotency_key
+            )
+            charge.status = Charge.Status.APPROVED
+        except PaymentDeclined:
+            charge.status = Charge.Status.DECLINED
+        charge.save(update_fields=["provider_reference", "status"])
+    logger.info(
+        "event=charge_created charge_id=%s order_id=%s amount_cents=%d status=%s",
+        charge.charge_id,
+        order_id,
+        amount_cents,
+        charge.status,
+    )
+    return charge
+
+
+def _locked(charge_id: str) -> Charge:
+    """The charge `charge_id`, locked until the transaction ends (PostgreSQL; SQLite's
+    transactions take the whole database anyway)."""
+    try:
+        charge = Charge.objects.select_for_update().filter(charge_id=uuid.UUID(charge_id)).first()
+    except ValueError:  # not a UUID: no charge has that id
+        charge = None
+    if charge is None:
+        raise NotFound(f"No charge with id {charge_id!r}.")
+    return charge
+
+
+def refund_charge(*, charge_id: str, idempotency_key: str) -> Charge:
+    """Refund an approved charge, whole. Refunding a refunded charge answers it as it is,
+    whatever the key: there is only one refund to make. A declined charge took no money:
+    refunding it is refused (InvalidState), it is not an unknown charge."""
+    _require("idempotency_key", idempotency_key, KEY_MAX_LENGTH)
+    try:
+        with transaction.atomic():
+            charge = _locked(charge_id)
+            if charge.status == Charge.Status.REFUNDED:
+                return charge
+            if charge.status == Charge.Status.DECLINED:
+                raise InvalidState("A declined charge took no money: there is nothing to refund.")
+            # Checked before the provider is asked: the unique index below would only roll
+            # back our record of a refund the provider had already made.
+            if Charge.objects.filter(refund_idempotency_key=idempotency_key).exists():
+                raise ValidationFailed("idempotency_key", REFUND_KEY_REUSED)
+            provider.refund(reference=charge.provider_reference)
+            charge.status = Charge.Status.REFUNDED
+            charge.refunded_at = timezone.now()
+            charge.refund_idempotency_key = idempotency_key
+            charge.save(update_fields=["status", "refunded_at", "refund_idempotency_key"])
+    except IntegrityError:  # the same refund key, for another charge, at the same moment
+        raise ValidationFailed("idempotency_key", REFUND_KEY_REUSED) from None
+    logger.info("event=charge_refunded charge_id=%s", charge.charge_id)
+    return charge
+
+
+def charge_get(*, idempotency_key: str) -> Charge:
+    """The charge made with this key: how a saga recovering from a crash learns whether the
+    charge it was making happened."""
+    charge = Charge.objects.filter(idempotency_key=idempotency_key).first()
+    if charge is None:
+        raise NotFound(f"No charge was made with idempotency key {idempotency_key!r}.")
+    return charge
+
+
+def charge_list() -> list[Charge]:
+    """Every charge, oldest first, for reconciliation with the orders."""
+    return list(Charge.objects.order_by("id"))
