@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.test import override_settings
 
-from .brokers import remove_namespace_from_the_broker
+from chassis.broker_testing import remove_namespace_from_the_broker
 
 
 @pytest.fixture(scope="session", autouse=True)

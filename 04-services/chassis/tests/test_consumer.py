@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from chassis import broker, relay
+from chassis.broker_testing import first_message
 from chassis.consumer import EventConsumer, MalformedEvent
 
-from .brokers import first_message
 from .things import ThingHappened, record_in_one_transaction
 
 

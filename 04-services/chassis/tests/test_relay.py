@@ -15,10 +15,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from chassis import broker, relay
+from chassis.broker_testing import first_message, received_on_a_test_queue, remove_from_the_broker
 from chassis.models import OutboxMessage
 from chassis.order_events import OrderCancelled, OrderConfirmed
 
-from .brokers import first_message, received_on_a_test_queue, remove_from_the_broker
 from .things import ThingHappened, order_event, record_in_one_transaction
 
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1

@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from chassis.tests.brokers import remove_namespace_from_the_broker
+from chassis.broker_testing import remove_namespace_from_the_broker
 from django.test import override_settings
 
 

@@ -6,16 +6,10 @@ reservation-expiry process. A database that is down (restarting) is logged and t
 at the next round; the loop ends within one interval of the signal, after the sweep it is in.
 """
 
-import logging
-import signal
-import threading
-
+from chassis.periodic import run_until_stopped
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 
 from inventory import stock
-
-logger = logging.getLogger("inventory.expiry")
 
 
 class Command(BaseCommand):
@@ -34,22 +28,12 @@ class Command(BaseCommand):
         if not loop:
             self._report(stock.release_expired())
             return
-        stop = threading.Event()
-        # honcho stops a process with SIGTERM: the wait below returns at once.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        logger.info("event=expiry_started interval=%.1fs", interval)
-        while not stop.is_set():
-            try:
-                released = stock.release_expired()
-            except DatabaseError as error:
-                logger.warning("event=expiry_sweep_failed error=%s", error)
-            else:
-                if released:  # a quiet log when there was nothing to do
-                    self._report(released)
-            close_old_connections()  # a long-lived process: drop a connection gone bad
-            stop.wait(interval)
-        logger.info("event=expiry_stopped")
+        run_until_stopped(self._sweep, interval=interval, name="expiry")
+
+    def _sweep(self) -> None:
+        released = stock.release_expired()
+        if released:  # a quiet log when there was nothing to do
+            self._report(released)
 
     def _report(self, released: int) -> None:
         self.stdout.write(f"release_expired_reservations: {released} released")

@@ -7,16 +7,10 @@ between two of its steps (each remote call has a deadline of a few seconds), so 
 recovery does not race a checkout that is merely slow.
 """
 
-import logging
-import signal
-import threading
-
+from chassis.periodic import run_until_stopped
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 
 from orders.sagas import recover_sagas, summary
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -42,17 +36,8 @@ class Command(BaseCommand):
             outcomes = recover_sagas(older_than_seconds=older_than)
             self.stdout.write(f"recover_sagas: {summary(outcomes) or 'nothing to recover'}")
             return
-        stop = threading.Event()
-        # honcho stops a process with SIGTERM; the loop waits on `stop`, so it ends within
-        # one interval, after the round in progress.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        logger.info("event=saga_recovery_started interval=%s older_than=%s", interval, older_than)
-        while not stop.is_set():
-            try:
-                recover_sagas(older_than_seconds=older_than)
-            except DatabaseError as error:  # the database is down: try again next round
-                logger.warning("event=saga_recovery_failed error=%s", error)
-            close_old_connections()  # a long-lived process: drop a connection gone bad
-            stop.wait(interval)
-        logger.info("event=saga_recovery_stopped")
+        run_until_stopped(
+            lambda: recover_sagas(older_than_seconds=older_than),
+            interval=interval,
+            name="saga_recovery",
+        )

@@ -1,5 +1,6 @@
-"""Test helpers for the configured broker (RabbitMQ in real mode, files in embedded mode): a
-throw-away queue bound to the test run's exchange, and the clean-up of durable names."""
+"""Test helpers for the configured broker (RabbitMQ in real mode, files in embedded mode), for
+the chassis's tests and every service's: a throw-away queue bound to the test run's exchange,
+and the clean-up of the durable names a test run made."""
 
 import time
 import uuid
