@@ -16,6 +16,7 @@ STAGE_FOLDER = re.compile(r"^(?P<number>\d\d)-[a-z0-9-]+$")
 PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
 RELEASE = "release"
 # How a Procfile puts a process on a port of its own: `$((${SHOP_PORT:-8000} + 10))`.
+PUBLIC_PORT = re.compile(r"\$\{SHOP_PORT:-\d+\}(?!\s*\+)")
 PORT_OFFSET = re.compile(r"\$\(\(\s*\$\{SHOP_PORT:-\d+\}\s*\+\s*(?P<offset>\d+)\s*\)\)")
 
 
@@ -45,6 +46,20 @@ class Stage:
         if not set(processes) - {RELEASE}:
             raise ShopctlError(f"{self.procfile} names no process to start")
         return processes
+
+    def process_ports(self) -> dict[str, int | None]:
+        """Each long-running process and the offset from SHOP_PORT it listens on, as its
+        Procfile line says (`${SHOP_PORT:-8000}`: 0, `$((${SHOP_PORT:-8000} + 22))`: 22), or
+        None when the line names no port (a worker, or a process that reads SHOP_PORT itself)."""
+        ports: dict[str, int | None] = {}
+        for name in self.long_running():
+            command = self.processes()[name]
+            match = PORT_OFFSET.search(command)
+            if match:
+                ports[name] = int(match["offset"])
+            else:
+                ports[name] = 0 if PUBLIC_PORT.search(command) else None
+        return ports
 
     def port_offsets(self) -> list[int]:
         """The ports the stage listens on, as offsets from SHOP_PORT: 0 (the public port)

@@ -58,6 +58,18 @@ def test_the_ports_of_a_stage_are_read_from_its_procfile(tmp_path):
     )
 
     assert stage.port_offsets() == [0, 10, 21]
+    assert stage.process_ports() == {"web": 10, "grpc": 21, "proxy": None}
+
+
+def test_a_process_on_shop_port_itself_listens_on_offset_0(tmp_path):
+    stage = stage_with_procfile(
+        tmp_path,
+        "gateway: gunicorn gateway.wsgi --bind 127.0.0.1:${SHOP_PORT:-8000}\n"
+        "proxy: SHOP_PORT=${SHOP_PORT:-8000} python -m proxy\n"
+        "relay: python -m orders relay_outbox\n",
+    )
+
+    assert stage.process_ports() == {"gateway": 0, "proxy": 0, "relay": None}
 
 
 def test_a_stage_is_tested_in_each_folder_with_a_pytest_ini(tmp_path):

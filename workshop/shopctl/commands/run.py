@@ -27,7 +27,8 @@ def run(stage_number: str) -> int:
 
     print(f"shopctl: starting {stage.name} in {mode(env)} mode")
     running = start(stage, env)
-    print(_banner(stage.name, running.base_url, env, _route_table(running.base_url)))
+    extra = _process_map(stage, int(env["SHOP_PORT"])) + _route_table(running.base_url)
+    print(_banner(stage.name, running.base_url, env, extra))
     try:
         returncode = running.wait()
     except KeyboardInterrupt:
@@ -91,4 +92,13 @@ def _route_table(base_url: str) -> str:
     for name, url in table["upstreams"].items():
         lines.append(f"  {name.capitalize():<11}  {url}")
     lines.append(f"  Proxy        {base_url}/_proxy/routes and {base_url}/_proxy/stats")
+    return "\n".join(lines) + "\n"
+
+
+def _process_map(stage, port: int) -> str:
+    """Every process the stage runs, and the port of those that listen on one."""
+    lines = ["  Processes"]
+    for name, offset in stage.process_ports().items():
+        where = f"127.0.0.1:{port + offset}" if offset is not None else ""
+        lines.append(f"    {name:<22} {where}")
     return "\n".join(lines) + "\n"
