@@ -199,6 +199,11 @@ def _sequential(timings: list[float]) -> Measurement:
 
 def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:
     """The stage's hot requests and their query counts, on a freshly seeded database."""
+    if not (stage.path / "config" / "settings.py").is_file():
+        return (
+            "not counted: no single Django project to count in "
+            "(stage 04's services count their own queries in their tests)"
+        )
     print(f"[queries] {stage.name}: migrate, seed, count")
     var_dir = VAR_DIR / "bench" / f"{stage.name}-queries"
     env = isolated_environment(
