@@ -38,7 +38,7 @@ payments = ServiceClient(
     target=_target("payments"),
     stub=payments_pb2_grpc.PaymentsServiceStub,
     service="shop.payments.v1.PaymentsService",
-    retried=("CreateCharge", "RefundCharge", "GetCharge", "ListCharges"),
+    retried=("CreateCharge", "RefundCharge", "GetCharge", "VoidCharge", "ListCharges"),
 )
 orders = ServiceClient(
     "orders",

@@ -10,7 +10,10 @@ down in the saga before and after it is made (sagas.py):
 2. inventory.Reserve. OutOfStock: the order fails, nothing is held. No answer: go back at
    once (Release);
 3. payments.CreateCharge. Declined or a bad token: go back (Release). No answer: left to the
-   recovery, because only the payments service knows whether it charged;
+   recovery, because only the payments service knows whether it charged (the recovery voids
+   the charge's key to find out for good). VOIDED: the recovery gave this checkout up while
+   the call was on its way, and nothing was taken: go back, or leave it to the recovery if
+   it has the saga already; never confirm;
 4. inventory.Commit. The hold expired: go back (Release, refund). No answer: left to the
    recovery, which goes forward (the money is taken);
 5. confirm, in one transaction: the order, the cart, the outbox event.
@@ -46,6 +49,7 @@ from . import carts, orders, remote, sagas
 from .models import CheckoutSaga, Order, OrderLine
 
 MAX_IDEMPOTENCY_KEY = Order._meta.get_field("idempotency_key").max_length
+VOIDED = "The payment was not confirmed in time and was cancelled; nothing was charged."
 Step = CheckoutSaga.Step
 
 
@@ -205,14 +209,15 @@ def _run(saga: CheckoutSaga, *, payment_token: str) -> orders.Order:
             sagas.note_error(saga, error)
             raise
         _go_back_now(saga, error)
+    if charge.status == remote.VOIDED:
+        _go_back_now(saga, ServiceUnavailable(VOIDED))
     if charge.status != remote.APPROVED:
         _go_back_now(saga, PaymentDeclined())
 
-    try:
-        sagas.move(saga, charge_id=charge.charge_id)
-    except sagas.TakenOver:
-        sagas.refund_late_charge(saga)
-        raise
+    # TakenOver here (raised as it is): the driver that took the saga over can only have
+    # voided its key after this charge was made (else the charge would be VOIDED), so
+    # VoidCharge answered it this charge: it ends the saga forward, or back with a refund.
+    sagas.move(saga, charge_id=charge.charge_id)
     try:
         order = sagas.go_forward(saga)
     except ShopError as error:
@@ -229,6 +234,8 @@ def _go_back_now(saga: CheckoutSaga, error: ShopError) -> NoReturn:
     that instead and leave the rest to the recovery."""
     try:
         sagas.go_back(saga, reason=error)
+    except sagas.TakenOver:
+        raise  # another driver (the recovery) has the saga and ends it: leave it be
     except ShopError as stuck:
         sagas.note_error(saga, stuck)
         raise stuck from error

@@ -12,7 +12,6 @@ reserving or charging twice. Failures arrive as the chassis's domain errors
 from collections.abc import Iterable, Mapping
 
 from chassis import clients
-from chassis.errors import NotFound
 from chassis.money import CURRENCY
 from shop.catalog.v1 import catalog_pb2
 from shop.inventory.v1 import inventory_pb2
@@ -20,7 +19,7 @@ from shop.payments.v1 import payments_pb2
 
 from .models import CheckoutSaga
 
-APPROVED = payments_pb2.Charge.APPROVED
+APPROVED, VOIDED = payments_pb2.Charge.APPROVED, payments_pb2.Charge.VOIDED
 
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -62,7 +61,8 @@ def release(saga: CheckoutSaga) -> inventory_pb2.Reservation:
 def create_charge(
     saga: CheckoutSaga, *, amount_cents: int, payment_token: str
 ) -> payments_pb2.Charge:
-    """The charge (APPROVED or DECLINED: a decline is an answer, not an error)."""
+    """The charge (APPROVED or DECLINED: a decline is an answer, not an error), or VOIDED:
+    another driver of the saga gave the checkout up first (void_charge), nothing was taken."""
     request = payments_pb2.CreateChargeRequest(
         idempotency_key=saga.charge_key,
         order_id=str(saga.order_id),
@@ -73,14 +73,16 @@ def create_charge(
     return clients.payments.call("CreateCharge", request)
 
 
-def get_charge(saga: CheckoutSaga) -> payments_pb2.Charge | None:
-    """The charge made with the saga's key, or None when none was made."""
-    try:
-        return clients.payments.call(
-            "GetCharge", payments_pb2.GetChargeRequest(idempotency_key=saga.charge_key)
-        )
-    except NotFound:
-        return None
+def void_charge(saga: CheckoutSaga) -> payments_pb2.Charge:
+    """Settle the saga's charge for good: the charge made with its key (APPROVED, DECLINED,
+    REFUNDED; one being made is waited for), or VOIDED when none was, and then none will be:
+    a CreateCharge still on its way answers the void and takes nothing. How a saga that may
+    have asked for money finds out, before it gives the checkout up, that it did or never
+    will (GetCharge's "none yet" could be overtaken by the charge a moment later)."""
+    request = payments_pb2.VoidChargeRequest(
+        idempotency_key=saga.charge_key, order_id=str(saga.order_id)
+    )
+    return clients.payments.call("VoidCharge", request)
 
 
 def refund(saga: CheckoutSaga, *, charge_id: str) -> payments_pb2.Charge:

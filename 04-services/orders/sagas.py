@@ -11,8 +11,12 @@ charged without a confirmed order, and no stock is lost" true whatever fails, wh
   happen. Only when the inventory refuses the commit (the hold expired) does it go back,
   and then the charge is refunded.
 - Unsure whether the charge happened (the payments service did not answer)? Only the
-  payments service knows: the recovery asks it (GetCharge, by the charge's key) and goes
-  forward if there is an approved charge, back if not.
+  payments service knows, and asking is not enough: a CreateCharge still on its way (from a
+  request that crashed, or is merely slow) could land just after "no charge yet". So the
+  recovery voids the charge's key (VoidCharge): payments answers the charge if one was made
+  (approved: forward), or records that none ever will be (voided: back; the late
+  CreateCharge then takes nothing). Every way back after the charge step voids the key the
+  same way, which is also how it finds an approved charge to refund.
 
 Every call is idempotent by its key (remote.py), so a direction is always driven from its
 first step: a driver that takes over a saga half-way simply redoes what may have been done,
@@ -120,10 +124,10 @@ def go_back(saga: CheckoutSaga, *, reason: Exception | str) -> Order:
     order failed (its cart stays open). Returns the failed order."""
     move(saga, state=State.COMPENSATING, step=Step.RELEASE, last_error=_describe(reason))
     remote.release(saga)
-    if saga.charge_key:  # the charge step started: there may be a charge to refund
+    if saga.charge_key:  # the charge step started: settle it, refund it if it took money
         move(saga, step=Step.REFUND)
-        charge = remote.get_charge(saga)
-        if charge is not None and charge.status == remote.APPROVED:
+        charge = remote.void_charge(saga)
+        if charge.status == remote.APPROVED:
             remote.refund(saga, charge_id=charge.charge_id)
     return fail(saga, reason=saga.last_error)
 
@@ -145,18 +149,6 @@ def fail(saga: CheckoutSaga, *, reason: Exception | str) -> Order:
         order.save(update_fields=["status", "idempotency_key"])
     logger.info("event=order_failed order=%s reason=%s", order.id, saga.last_error)
     return order
-
-
-def refund_late_charge(saga: CheckoutSaga) -> None:
-    """For a live checkout whose charge was approved after the recovery had taken its saga
-    over (the request had stalled for longer than the recovery waits). If the recovery went
-    back, it may have looked for the charge before it was made: go back once more, which
-    finds the charge now and refunds it (under the saga's refund key: one refund however
-    many go back). If a service is down meanwhile, the saga stays compensating, and the
-    recovery's next round refunds it."""
-    saga.refresh_from_db()
-    if saga.state in (State.COMPENSATING, State.FAILED):
-        go_back(saga, reason="a charge approved after the recovery went back")
 
 
 # --- cancellation ----------------------------------------------------------------------------
@@ -230,7 +222,7 @@ def recover(saga: CheckoutSaga) -> Order:
     if saga.state == State.CANCELLING:
         return cancel(saga)
     if saga.state == State.RUNNING:
-        charge = remote.get_charge(saga) if saga.charge_key else None
+        charge = remote.void_charge(saga) if saga.charge_key else None
         if charge is not None and charge.status == remote.APPROVED:
             move(saga, charge_id=charge.charge_id)
             return go_forward(saga)

@@ -1,4 +1,4 @@
-"""The payments service's use cases: charge, refund, and the two reads of the record.
+"""The payments service's use cases: charge, refund, void, and the two reads of the record.
 
 Both writes are idempotent by the caller's key, and must stay so when two copies of one call
 arrive at the same moment (a retry that overtook a slow first try, two saga recoveries).
@@ -14,6 +14,13 @@ The price of that: the transaction stays open while the provider answers, holdin
 database connection for the length of a provider call. With a real provider's seconds of
 latency that would bound the charges in flight by the connection pool; the fake answers
 at once.
+
+A void claims a key the same way, with a VOIDED row instead of a pending one. That is what
+lets the orders service's recovery give a checkout up safely: "no charge with this key yet"
+(GetCharge) says nothing about a CreateCharge still on its way, which may land a moment
+later and take money for a failed order. A void settles the key for good: it waits for a
+charge being made with it and answers that charge, or, if there is none, its row makes any
+later CreateCharge with the key answer the void, without asking the provider.
 """
 
 import logging
@@ -60,11 +67,25 @@ def _check_charge(
 
 def _replayed(charge: Charge, **asked: str | int) -> Charge:
     """The charge made earlier with this key, if this call asks for that same charge (the
-    same order, amount and currency)."""
+    same order, amount and currency). A void has no amount: it answers a charge of its order,
+    whatever the amount."""
+    if charge.status == Charge.Status.VOIDED:
+        asked = {"order_id": asked["order_id"]}
     if any(getattr(charge, field) != value for field, value in asked.items()):
         raise ValidationFailed("idempotency_key", KEY_REUSED)
     logger.info("event=charge_replayed charge_id=%s", charge.charge_id)
     return charge
+
+
+def _claim(idempotency_key: str, **fields) -> Charge | None:
+    """Insert the row of `idempotency_key` (a pending charge, or a void); None if a call with
+    the key got there first. Its transaction has then ended (the insert waited for it if it
+    was still open): its row is committed and readable now."""
+    try:
+        with transaction.atomic():  # a savepoint inside a caller's transaction
+            return Charge.objects.create(idempotency_key=idempotency_key, **fields)
+    except IntegrityError:
+        return None
 
 
 def create_charge(
@@ -96,14 +117,8 @@ def create_charge(
     if earlier is not None:
         return _replayed(earlier, **same)
     with transaction.atomic():
-        try:
-            with transaction.atomic():  # a savepoint: the transaction outlives a refused insert
-                charge = Charge.objects.create(
-                    idempotency_key=idempotency_key, status=Charge.Status.PENDING, **same
-                )
-        except IntegrityError:
-            # A call with this key got there first, and its transaction has ended (ours
-            # waited for it): its charge is committed and readable now.
+        charge = _claim(idempotency_key, status=Charge.Status.PENDING, **same)
+        if charge is None:
             return _replayed(Charge.objects.get(idempotency_key=idempotency_key), **same)
         try:
             charge.provider_reference = provider.authorize(
@@ -123,6 +138,29 @@ def create_charge(
     return charge
 
 
+def void_charge(*, idempotency_key: str, order_id: str) -> Charge:
+    """Settle what became of `idempotency_key`: the charge made with it, whatever its status
+    (one being made right now is waited for), or, if none was, a VOIDED record of 0 cents for
+    `order_id`, which any later CreateCharge with the key answers without charging. Voiding
+    twice answers the first void. A key used for another order's charge is refused
+    (ValidationFailed on idempotency_key), as CreateCharge refuses it."""
+    _require("idempotency_key", idempotency_key, KEY_MAX_LENGTH)
+    _require("order_id", order_id, ORDER_ID_MAX_LENGTH)
+    # No read first, as CreateCharge has: a void is rare (a recovery's), and the read would
+    # not see a charge being made anyway. The claim waits for that one.
+    void = _claim(
+        idempotency_key,
+        order_id=order_id,
+        amount_cents=0,
+        currency=CURRENCY,
+        status=Charge.Status.VOIDED,
+    )
+    if void is None:
+        return _replayed(Charge.objects.get(idempotency_key=idempotency_key), order_id=order_id)
+    logger.info("event=charge_voided charge_id=%s order_id=%s", void.charge_id, order_id)
+    return void
+
+
 def _locked(charge_id: str) -> Charge:
     """The charge `charge_id`, locked until the transaction ends (PostgreSQL; SQLite's
     transactions take the whole database anyway)."""
@@ -137,16 +175,18 @@ def _locked(charge_id: str) -> Charge:
 
 def refund_charge(*, charge_id: str, idempotency_key: str) -> Charge:
     """Refund an approved charge, whole. Refunding a refunded charge answers it as it is,
-    whatever the key: there is only one refund to make. A declined charge took no money:
-    refunding it is refused (InvalidState), it is not an unknown charge."""
+    whatever the key: there is only one refund to make. A declined or voided charge took no
+    money: refunding it is refused (InvalidState), it is not an unknown charge."""
     _require("idempotency_key", idempotency_key, KEY_MAX_LENGTH)
     try:
         with transaction.atomic():
             charge = _locked(charge_id)
             if charge.status == Charge.Status.REFUNDED:
                 return charge
-            if charge.status == Charge.Status.DECLINED:
-                raise InvalidState("A declined charge took no money: there is nothing to refund.")
+            if charge.status in (Charge.Status.DECLINED, Charge.Status.VOIDED):
+                raise InvalidState(
+                    f"A {charge.status} charge took no money: there is nothing to refund."
+                )
             # Checked before the provider is asked: the unique index below would only roll
             # back our record of a refund the provider had already made.
             if Charge.objects.filter(refund_idempotency_key=idempotency_key).exists():
@@ -163,8 +203,8 @@ def refund_charge(*, charge_id: str, idempotency_key: str) -> Charge:
 
 
 def charge_get(*, idempotency_key: str) -> Charge:
-    """The charge made with this key: how a saga recovering from a crash learns whether the
-    charge it was making happened."""
+    """The charge made with this key (or its void). Only a read: a charge still on its way
+    may land after it answers NotFound (void_charge is the question that settles it)."""
     charge = Charge.objects.filter(idempotency_key=idempotency_key).first()
     if charge is None:
         raise NotFound(f"No charge was made with idempotency key {idempotency_key!r}.")
@@ -172,5 +212,6 @@ def charge_get(*, idempotency_key: str) -> Charge:
 
 
 def charge_list() -> list[Charge]:
-    """Every charge, oldest first, for reconciliation with the orders."""
+    """Every charge, oldest first, for reconciliation with the orders; voids too (0 cents),
+    the record that a checkout was given up with nothing charged."""
     return list(Charge.objects.order_by("id"))

@@ -4,7 +4,7 @@ proto/shop/payments/v1/payments.proto is the contract. Each method unpacks the r
 one function of `charges`, and packs the charge it returns. Errors are raised there as the
 chassis's exceptions and become statuses in `chassis.grpc_server.rpc`: ValidationFailed ->
 INVALID_ARGUMENT (an unknown payment token, a reused key), NotFound -> NOT_FOUND,
-InvalidState -> FAILED_PRECONDITION (refunding a declined charge).
+InvalidState -> FAILED_PRECONDITION (refunding a declined or voided charge).
 """
 
 from chassis.grpc_server import registers, rpc
@@ -19,6 +19,7 @@ STATUSES = {
     Charge.Status.APPROVED: payments_pb2.Charge.APPROVED,
     Charge.Status.DECLINED: payments_pb2.Charge.DECLINED,
     Charge.Status.REFUNDED: payments_pb2.Charge.REFUNDED,
+    Charge.Status.VOIDED: payments_pb2.Charge.VOIDED,
 }
 
 
@@ -58,6 +59,13 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     @rpc
     def GetCharge(self, request, context):  # noqa: N802
         return _message(charges.charge_get(idempotency_key=request.idempotency_key))
+
+    @rpc
+    def VoidCharge(self, request, context):  # noqa: N802
+        charge = charges.void_charge(
+            idempotency_key=request.idempotency_key, order_id=request.order_id
+        )
+        return _message(charge)
 
     @rpc
     def ListCharges(self, request, context):  # noqa: N802

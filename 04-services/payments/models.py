@@ -12,6 +12,7 @@ class Charge(models.Model):
     charge per key when two calls with the same key race (charges.create_charge).
     `refund_idempotency_key` is unique too, and empty (NULL) until the charge is refunded.
     `order_id` is the orders service's id, a plain string: no foreign key crosses a service.
+    A voided key is a row too, of 0 cents: the amount is positive for every other status.
     """
 
     class Status(models.TextChoices):
@@ -22,6 +23,9 @@ class Charge(models.Model):
         APPROVED = "approved"
         DECLINED = "declined"
         REFUNDED = "refunded"
+        # No charge was made with this key, and none ever will be (charges.void_charge): the
+        # row claims the key as a charge would, with an amount of 0 and no provider call.
+        VOIDED = "voided"
 
     charge_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     idempotency_key = models.CharField(max_length=255, unique=True)
@@ -38,7 +42,8 @@ class Charge(models.Model):
         ordering = ["id"]  # the order they were asked for: oldest first
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(amount_cents__gt=0), name="charge_amount_positive"
+                condition=models.Q(amount_cents__gt=0) | models.Q(status="voided"),
+                name="charge_amount_positive_unless_voided",
             )
         ]
 

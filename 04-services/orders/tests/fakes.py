@@ -1,8 +1,8 @@
 """Fake catalog, inventory and payments services for the orders service's tests.
 
 Small gRPC servicers with the contracts' semantics (idempotent by reservation id and by
-charge key, tombstones on Release, declines as answers), served in-process on a real
-channel, that a test can tell to fail:
+charge key, tombstones on Release, declines as answers, a void that a late charge answers),
+served in-process on a real channel, that a test can tell to fail:
 
 - `fake.fail("Commit")`: the service is down for that method (UNAVAILABLE before it does
   anything) until `fake.heal()`; `times=1` fails once only (the channel's retry then gets
@@ -233,9 +233,17 @@ class FakePayments(Fake, payments_pb2_grpc.PaymentsServiceServicer):
         return charge
 
     @scripted
-    def GetCharge(self, request, context):
+    def VoidCharge(self, request, context):
+        """The charge made with the key, or a VOIDED record that a later CreateCharge with it
+        answers (the fake's lock makes the two atomic, as the real service's unique key)."""
         if request.idempotency_key not in self.charges:
-            raise NotFound(f"No charge with key {request.idempotency_key}.")
+            self.charges[request.idempotency_key] = Charge(
+                charge_id=f"ch_{len(self.charges) + 1}",
+                idempotency_key=request.idempotency_key,
+                order_id=request.order_id,
+                currency="EUR",
+                status=Charge.VOIDED,
+            )
         return self.charges[request.idempotency_key]
 
 

@@ -1,6 +1,8 @@
 """The recovery: a checkout whose process died between two steps is driven to an end,
 forward when a charge was approved, back when not; twice, or two at once, changes nothing
-more; and a live checkout that the recovery overtook does not keep the money.
+more; and a charge still on its way when the recovery gives its checkout up takes nothing
+when it lands (the recovery voids the charge's key first), whether its request is dead or
+alive.
 
 A crash is simulated by raising Crash (a BaseException, which nothing in the service
 catches) at a chosen point of a checkout run in the test's thread: what was committed to
@@ -23,7 +25,16 @@ from shop.payments.v1 import payments_pb2
 from orders import checkout, remote, sagas
 from orders.models import Cart, CheckoutSaga, Order
 
-from .conftest import InThread, events, make_cart, only_order, place_order, saga_of, wait_until
+from .conftest import (
+    CALL_TIMEOUT,
+    InThread,
+    events,
+    make_cart,
+    only_order,
+    place_order,
+    saga_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the fakes answer from their threads
 
@@ -110,7 +121,8 @@ def test_a_saga_left_by_a_crash_is_ended_forward_if_charged_and_back_if_not(
         assert fakes.inventory.stock[1] == 100
         assert Cart.objects.get(id=cart_id).status == "open"
         assert events("order.confirmed") == []
-    assert len(fakes.payments.charges) <= 1
+        assert fakes.payments.charge_of(order.id).status in (Charge.VOIDED, Charge.DECLINED)
+    assert len(fakes.payments.charges) == 1  # the key's one charge, or its void
     assert_nothing_charged_without_a_confirmed_order(fakes)
 
 
@@ -162,7 +174,7 @@ def test_inventory_down_at_commit_then_the_recovery_confirms_the_order(fakes, or
     assert_nothing_charged_without_a_confirmed_order(fakes)
 
 
-def test_payments_down_at_charge_then_the_recovery_finds_no_charge_and_goes_back(
+def test_payments_down_at_charge_then_the_recovery_voids_the_charge_and_goes_back(
     fakes, orders_server
 ):
     cart_id = make_cart({fakes.product(1): 2})
@@ -172,6 +184,11 @@ def test_payments_down_at_charge_then_the_recovery_finds_no_charge_and_goes_back
     fakes.heal()
 
     assert sagas.recover_sagas(older_than_seconds=0) == {"failed": 1}
+    order = only_order()
+    assert fakes.payments.charge_of(order.id).status == Charge.VOIDED
+    assert [request.idempotency_key for request in fakes.payments.requests["VoidCharge"]] == [
+        f"charge-{order.id}"
+    ] * 2  # the recovery's decision, then going back's own (idempotent)
     assert fakes.inventory.stock[1] == 100
     assert Cart.objects.get(id=cart_id).status == "open"
     assert place_order(cart_id).order.status == "confirmed"  # the cart can be paid again
@@ -208,32 +225,114 @@ def test_two_recoveries_at_once_end_each_saga_once(fakes, monkeypatch):
     assert_nothing_charged_without_a_confirmed_order(fakes)
 
 
-@pytest.mark.parametrize("payments_down_then", [False, True])
-def test_a_live_checkout_overtaken_by_the_recovery_refunds_its_late_charge(
-    fakes, orders_server, payments_down_then
+# --- a charge on its way while the recovery decides ----------------------------------------
+def test_a_charge_landing_after_the_recovery_gave_up_its_dead_checkout_takes_nothing(
+    fakes, monkeypatch
 ):
+    """The gap VoidCharge closes. The request sent its CreateCharge and died while the call
+    was on its way; the recovery gives the checkout up; then the charge lands, with nobody
+    left to refund it. Had the recovery only asked (GetCharge: "none yet"), the money would
+    be taken for a failed order."""
+    cart_id = make_cart({fakes.product(1): 2})
+    charging = fakes.payments.hold("CreateCharge")
+    charge = remote.create_charge
+
+    def charge_and_die(*args, **kwargs):
+        charge(*args, **kwargs)
+        raise Crash("create_charge")  # whatever it answers, nobody is there to act on it
+
+    monkeypatch.setattr(remote, "create_charge", charge_and_die)
+    dying = InThread(
+        checkout.place_order, cart_id=cart_id, email="ada@example.com", payment_token="tok_visa"
+    )
+    dying.start()
+    wait_until(lambda: fakes.payments.calls["CreateCharge"] == 1)
+
+    assert sagas.recover_sagas(older_than_seconds=0) == {"failed": 1}
+    charging.set()  # the charge lands now
+    with pytest.raises(Crash):
+        dying.result()
+
+    order = only_order()
+    assert (order.status, saga_of(order.id).state) == ("failed", "failed")
+    assert fakes.payments.charge_of(order.id).status == Charge.VOIDED
+    assert fakes.payments.calls["RefundCharge"] == 0  # nothing was taken: nothing to give back
+    assert fakes.inventory.stock[1] == 100
+    assert Cart.objects.get(id=cart_id).status == "open"
+    assert_nothing_charged_without_a_confirmed_order(fakes)
+
+
+def test_a_live_checkout_overtaken_by_the_recovery_has_its_late_charge_voided(fakes, orders_server):
     cart_id = make_cart({fakes.product(1): 2})
     charging = fakes.payments.hold("CreateCharge")
     live = InThread(place_order, cart_id)
     live.start()
     wait_until(lambda: fakes.payments.calls["CreateCharge"] == 1)
 
-    # The live request looks stuck: the recovery finds no charge yet, and goes back.
+    # The live request looks stuck: the recovery voids the charge's key and goes back.
     assert sagas.recover_sagas(older_than_seconds=0) == {"failed": 1}
-    if payments_down_then:
-        fakes.payments.fail("GetCharge")
-    charging.set()  # ... then the charge goes through after all
+    charging.set()  # ... then the charge arrives after all, and answers the void
 
+    with pytest.raises(ServiceUnavailable):  # the recovery has the saga: the request leaves it
+        live.result()
+    order = only_order()
+    saga = saga_of(order.id)
+    assert (order.status, saga.state) == ("failed", "failed")
+    assert saga.last_error == "recovery: no approved charge"  # the live request wrote nothing
+    assert fakes.payments.charge_of(order.id).status == Charge.VOIDED
+    assert fakes.payments.calls["RefundCharge"] == 0
+    assert fakes.inventory.stock[1] == 100
+    assert_nothing_charged_without_a_confirmed_order(fakes)
+
+
+def test_a_live_checkout_still_driving_when_its_charge_answers_voided_goes_back_itself(
+    fakes, orders_server, monkeypatch
+):
+    """The recovery has voided the key but not yet moved the saga when the live charge
+    answers VOIDED: the live request is still the saga's driver, so it goes back (never
+    forward), and the recovery, finding the saga moved, leaves it."""
+    cart_id = make_cart({fakes.product(1): 2})
+    charging = fakes.payments.hold("CreateCharge")
+    live = InThread(place_order, cart_id)
+    live.start()
+    wait_until(lambda: fakes.payments.calls["CreateCharge"] == 1)
+    void_charge = remote.void_charge
+
+    def void_then_let_the_live_checkout_finish(saga):
+        voided = void_charge(saga)
+        monkeypatch.setattr(remote, "void_charge", void_charge)  # the live one's is plain
+        charging.set()
+        live.join(CALL_TIMEOUT)
+        return voided
+
+    monkeypatch.setattr(remote, "void_charge", void_then_let_the_live_checkout_finish)
+
+    assert sagas.recover_sagas(older_than_seconds=0) == {"left": 1}
     with pytest.raises(ServiceUnavailable):
         live.result()
     order = only_order()
-    if payments_down_then:  # the live request could not refund: the next round does
-        assert saga_of(order.id).state == "compensating"
-        fakes.heal()
-        assert sagas.recover_sagas(older_than_seconds=0) == {"failed": 1}
-    assert (order.status, saga_of(order.id).state) == ("failed", "failed")
-    assert fakes.payments.charge_of(order.id).status == Charge.REFUNDED
+    saga = saga_of(order.id)
+    assert (order.status, saga.state) == ("failed", "failed")
+    assert saga.last_error == f"service_unavailable: {checkout.VOIDED}"  # the live one's
+    assert fakes.payments.charge_of(order.id).status == Charge.VOIDED
     assert fakes.inventory.stock[1] == 100
+    assert_nothing_charged_without_a_confirmed_order(fakes)
+
+
+def test_a_recovery_that_cannot_void_leaves_the_saga_to_the_live_checkout(fakes, orders_server):
+    cart_id = make_cart({fakes.product(1): 2})
+    charging = fakes.payments.hold("CreateCharge")
+    live = InThread(place_order, cart_id)
+    live.start()
+    wait_until(lambda: fakes.payments.calls["CreateCharge"] == 1)
+    fakes.payments.fail("VoidCharge")
+
+    assert sagas.recover_sagas(older_than_seconds=0) == {"left": 1}  # undecided: untouched
+    charging.set()
+
+    assert live.result().order.status == "confirmed"
+    assert fakes.payments.charge_of(only_order().id).status == Charge.APPROVED
+    assert fakes.inventory.stock[1] == 98
     assert_nothing_charged_without_a_confirmed_order(fakes)
 
 

@@ -1,6 +1,7 @@
 """shop.payments.v1.PaymentsService over a real channel to an in-process server, called
-through chassis.clients.payments: every RPC, idempotency, declines, refunds, and each error
-as the orders service will see it (decoded back into the chassis's exception)."""
+through chassis.clients.payments: every RPC, idempotency, declines, refunds, voids and their
+race with charges, and each error as the orders service will see it (decoded back into the
+chassis's exception)."""
 
 import datetime
 import threading
@@ -19,10 +20,11 @@ from .conftest import charge_request
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the servicer runs in the server's threads
 
-APPROVED, DECLINED, REFUNDED = (
+APPROVED, DECLINED, REFUNDED, VOIDED = (
     payments_pb2.Charge.APPROVED,
     payments_pb2.Charge.DECLINED,
     payments_pb2.Charge.REFUNDED,
+    payments_pb2.Charge.VOIDED,
 )
 
 
@@ -38,6 +40,16 @@ def refund(payments, charge: payments_pb2.Charge, key: str = "") -> payments_pb2
         charge_id=charge.charge_id, idempotency_key=key or f"refund-{charge.order_id}"
     )
     return payments.call("RefundCharge", request)
+
+
+def void(payments, request: payments_pb2.CreateChargeRequest) -> payments_pb2.Charge:
+    """VoidCharge of the key (and order) of this charge request."""
+    return payments.call(
+        "VoidCharge",
+        payments_pb2.VoidChargeRequest(
+            idempotency_key=request.idempotency_key, order_id=request.order_id
+        ),
+    )
 
 
 # --- CreateCharge ----------------------------------------------------------------------------
@@ -217,6 +229,178 @@ def test_a_refund_key_used_for_another_charge_is_refused(payments):
     assert Charge.objects.get(charge_id=second.charge_id).status == Charge.Status.APPROVED
 
 
+# --- VoidCharge ------------------------------------------------------------------------------
+def test_a_void_of_an_unused_key_makes_a_later_charge_with_it_answer_the_void_unpaid(
+    payments, provider_calls
+):
+    """The recovery gave the checkout up; then its CreateCharge, still on its way, lands."""
+    request = charge_request(amount_cents=4200)
+
+    voided = void(payments, request)
+    late = payments.call("CreateCharge", request)
+
+    assert voided.status == VOIDED
+    assert (voided.idempotency_key, voided.order_id) == (request.idempotency_key, request.order_id)
+    assert (voided.amount_cents, voided.currency) == (0, "EUR")
+    assert late == voided
+    assert provider_calls == []
+    row = Charge.objects.get()
+    assert (row.status, row.amount_cents, row.provider_reference) == (Charge.Status.VOIDED, 0, "")
+
+
+@pytest.mark.parametrize("token", ["tok_visa", "tok_chargeDeclined"])
+def test_a_void_of_a_key_already_used_answers_its_charge_and_changes_nothing(payments, token):
+    request = charge_request(payment_token=token)
+    charge = payments.call("CreateCharge", request)
+
+    assert void(payments, request) == charge
+    assert charge.status == (APPROVED if token == "tok_visa" else DECLINED)
+    assert Charge.objects.get().status != Charge.Status.VOIDED
+
+
+def test_a_void_of_a_refunded_charge_answers_it_refunded(payments):
+    request = charge_request()
+    refunded = refund(payments, payments.call("CreateCharge", request))
+
+    assert void(payments, request) == refunded
+    assert refunded.status == REFUNDED
+
+
+def test_voiding_twice_answers_the_first_void(payments):
+    request = charge_request()
+
+    first = void(payments, request)
+
+    assert void(payments, request) == first
+    assert Charge.objects.count() == 1
+
+
+def test_a_void_with_a_key_used_for_another_order_is_refused(payments):
+    request = charge_request()
+    payments.call("CreateCharge", request)
+
+    other = charge_request(idempotency_key=request.idempotency_key, order_id="another-order")
+
+    error = raised(void, payments, other)
+
+    assert error.fields == {
+        "idempotency_key": ["This idempotency key was already used for another charge."]
+    }
+    assert Charge.objects.get().status == Charge.Status.APPROVED
+
+
+def test_a_charge_with_a_key_voided_for_another_order_is_refused(payments, provider_calls):
+    request = charge_request()
+    void(payments, request)
+
+    other = charge_request(idempotency_key=request.idempotency_key, order_id="another-order")
+
+    error = raised(payments.call, "CreateCharge", other)
+
+    assert type(error) is ValidationFailed
+    assert list(error.fields) == ["idempotency_key"]
+    assert provider_calls == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"idempotency_key": " "}, "idempotency_key"),
+        ({"idempotency_key": "k" * 256}, "idempotency_key"),
+        ({"order_id": ""}, "order_id"),
+    ],
+)
+def test_an_invalid_void_names_its_field_and_records_nothing(payments, fields, field):
+    error = raised(void, payments, charge_request(**fields))
+
+    assert type(error) is ValidationFailed
+    assert list(error.fields) == [field]
+    assert not Charge.objects.exists()
+
+
+def test_a_voided_charge_cannot_be_refunded(payments):
+    voided = void(payments, charge_request())
+
+    error = raised(refund, payments, voided)
+
+    assert type(error) is InvalidState
+    assert error.message == "A voided charge took no money: there is nothing to refund."
+
+
+@pytest.fixture
+def provider_held(monkeypatch) -> tuple[threading.Event, threading.Event, list[str]]:
+    """A provider that says when it is asked (first event) and answers only when the test
+    lets it (second event); the keys it was asked for."""
+    asked, answer, calls = threading.Event(), threading.Event(), []
+    authorize = provider.authorize
+
+    def held(**request) -> str:
+        calls.append(request["idempotency_key"])
+        asked.set()
+        answer.wait(10)
+        return authorize(**request)
+
+    monkeypatch.setattr(provider, "authorize", held)
+    return asked, answer, calls
+
+
+def test_a_void_waits_for_a_charge_being_made_with_its_key_and_answers_it(payments, provider_held):
+    """The charge's row is claimed but not committed while the provider answers: the void
+    must neither miss it (and void the key under a charge) nor fail on it."""
+    asked, answer, calls = provider_held
+    request = charge_request()
+    with ThreadPoolExecutor(2) as pool:
+        charging = pool.submit(payments.call, "CreateCharge", request, timeout=10)
+        assert asked.wait(5)
+        voiding = pool.submit(void, payments, request)
+        time.sleep(0.3)
+        assert not voiding.done()  # waiting for the charge's transaction
+        answer.set()
+        charge, voided = charging.result(), voiding.result()
+
+    assert charge.status == APPROVED
+    assert voided == charge
+    assert calls == [request.idempotency_key]
+    assert Charge.objects.get().status == Charge.Status.APPROVED
+
+
+def test_charges_and_voids_of_one_key_at_once_settle_the_key_one_way(payments, monkeypatch):
+    """For each key, a CreateCharge and a VoidCharge sent at the same moment, while the
+    provider takes its time: either the charge wins (approved, and the void answers it) or
+    the void does (and the charge answers the void, the provider never asked)."""
+    calls = []
+    authorize = provider.authorize
+
+    def slow_authorize(**request) -> str:
+        calls.append(request["idempotency_key"])
+        time.sleep(0.05)
+        return authorize(**request)
+
+    monkeypatch.setattr(provider, "authorize", slow_authorize)
+    requests = [charge_request() for _ in range(5)]
+    together = threading.Barrier(2 * len(requests))
+
+    def create(request) -> payments_pb2.Charge:
+        together.wait()
+        return payments.call("CreateCharge", request, timeout=10)
+
+    def settle(request) -> payments_pb2.Charge:
+        together.wait()
+        return void(payments, request)
+
+    with ThreadPoolExecutor(2 * len(requests)) as pool:
+        charging = [pool.submit(create, request) for request in requests]
+        voiding = [pool.submit(settle, request) for request in requests]
+        answers = [(c.result(), v.result()) for c, v in zip(charging, voiding, strict=True)]
+
+    for request, (charge, voided) in zip(requests, answers, strict=True):
+        assert charge == voided
+        assert charge.status in (APPROVED, VOIDED)
+        assert (request.idempotency_key in calls) == (charge.status == APPROVED)
+    assert len(calls) == len(set(calls))
+    assert Charge.objects.count() == len(requests)
+
+
 # --- GetCharge, ListCharges ------------------------------------------------------------------
 def test_get_charge_finds_a_charge_by_its_idempotency_key(payments):
     request = charge_request(payment_token="tok_chargeDeclined")
@@ -238,14 +422,15 @@ def test_get_charge_of_a_key_never_used_is_not_found(payments):
     assert error.message == "No charge was made with idempotency key 'charge-never'."
 
 
-def test_list_charges_answers_every_charge_oldest_first(payments):
+def test_list_charges_answers_every_charge_and_void_oldest_first(payments):
     approved = payments.call("CreateCharge", charge_request())
     declined = payments.call("CreateCharge", charge_request(payment_token="tok_chargeDeclined"))
     refunded = refund(payments, payments.call("CreateCharge", charge_request()))
+    voided = void(payments, charge_request())
 
     answer = payments.call("ListCharges", payments_pb2.ListChargesRequest())
 
-    assert list(answer.charges) == [approved, declined, refunded]
+    assert list(answer.charges) == [approved, declined, refunded, voided]
 
 
 def test_list_charges_of_no_charges_is_empty(payments):
