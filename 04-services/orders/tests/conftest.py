@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from chassis import clients
 from chassis.models import OutboxMessage
-from chassis.testing import running_server
+from chassis.testing import django_db_modify_db_settings, running_server, serving  # noqa: F401 (a fixture)
 from django.conf import settings
 from django.db import connections
 from shop.orders.v1 import orders_pb2
@@ -25,13 +25,6 @@ from orders.models import Cart, CartItem, CheckoutSaga, Order
 from .fakes import Fakes
 
 CALL_TIMEOUT = 10.0  # seconds: room for the saga's own calls and their retries
-
-
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings() -> None:
-    """pytest-django's hook before it creates the test databases: SQLite makes a file, not the
-    folder it goes in (on a fresh clone, var/ is not there yet)."""
-    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
@@ -46,17 +39,14 @@ def fakes(monkeypatch) -> Iterator[Fakes]:
 
 
 @pytest.fixture
-def orders_server(fakes, monkeypatch) -> Iterator[str]:
+def orders_server(fakes, settings) -> Iterator[str]:
     """The orders service on a free port, and clients.orders pointed at it.
 
     The servicer runs in the server's threads, each with its own database connection: tests
-    using this need `django_db(transaction=True)` to share data with them, and CONN_MAX_AGE 0
-    makes each thread close its connection after every call, so that none is left open on
-    the test database when it is flushed or dropped.
+    using this need `django_db(transaction=True)` to share data with them (chassis.testing's
+    `serving` closes those connections after every call, so none outlives the test).
     """
-    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
-    with running_server(register) as target:
-        monkeypatch.setitem(settings.SHOP_GRPC_TARGETS, "orders", target)
+    with serving(register, service="orders", settings=settings) as target:
         yield target
 
 
