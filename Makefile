@@ -25,12 +25,13 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help run test load compare bench protos lock lint clean
+.PHONY: help doctor run test load compare bench protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
 	@echo
 	@echo "targets:"
+	@echo "  doctor  is this machine ready for the course? (QUICK=1 skips starting the stages)"
 	@echo "  run     start a stage, wait until it answers, print where everything is; Ctrl-C stops it"
 	@echo "  test    each stage's own tests, then the contract suite and a Locust smoke run against it"
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
@@ -53,6 +54,9 @@ help:
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
 	@echo "mode (SQLite, file broker, under var/) to PostgreSQL and RabbitMQ."
+
+doctor: $(VENV_STAMP)
+	$(SHOPCTL) doctor $(if $(QUICK),--quick)
 
 run: $(VENV_STAMP)
 	$(SHOPCTL) run --stage $(or $(STAGE),01)

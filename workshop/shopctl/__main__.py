@@ -7,6 +7,7 @@ import sys
 from shopctl import ShopctlError, protos
 from shopctl.commands.bench import bench
 from shopctl.commands.compare import compare
+from shopctl.commands.doctor import doctor
 from shopctl.commands.load import load
 from shopctl.commands.run import run
 from shopctl.commands.test import test
@@ -52,6 +53,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     commands.add_parser(
         "bench", help="the workshop's costs (framework, proxy, gRPC hop, queries) against floors"
     )
+    doctor_parser = commands.add_parser(
+        "doctor", help="is this machine ready for the course (Python, packages, ports, stages)"
+    )
+    doctor_parser.add_argument(
+        "--quick", action="store_true", help="skip starting every stage (about 10 s each)"
+    )
     return parser.parse_args(argv)
 
 
@@ -94,6 +101,8 @@ def main(argv: list[str]) -> int:
             return test(arguments.stages)
         if arguments.command == "bench":
             return bench()
+        if arguments.command == "doctor":
+            return doctor(quick=arguments.quick)
         if arguments.command == "compare":
             return compare(
                 arguments.stages,
