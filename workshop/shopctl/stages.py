@@ -52,8 +52,10 @@ class Stage:
         Procfile line says (`${SHOP_PORT:-8000}`: 0, `$((${SHOP_PORT:-8000} + 22))`: 22), or
         None when the line names no port (a worker, or a process that reads SHOP_PORT itself)."""
         ports: dict[str, int | None] = {}
-        for name in self.long_running():
-            command = self.processes()[name]
+        processes = self.processes()  # the Procfile, read once
+        for name, command in processes.items():
+            if name == RELEASE:
+                continue
             match = PORT_OFFSET.search(command)
             if match:
                 ports[name] = int(match["offset"])
