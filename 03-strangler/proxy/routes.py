@@ -73,12 +73,15 @@ class RouteTable:
     routes: tuple[Route, ...] = ()
 
     def match(self, method: str, path: str) -> Route:
-        """The matching route with the longest prefix, or FALLBACK."""
-        best = FALLBACK
+        """The matching route with the longest prefix, or FALLBACK. Any route beats FALLBACK,
+        even one with its prefix, "/": that is how a table sends everything to a service."""
+        best = None
         for route in self.routes:
-            if route.matches(method, path) and len(route.prefix) > len(best.prefix):
+            if route.matches(method, path) and (
+                best is None or len(route.prefix) > len(best.prefix)
+            ):
                 best = route
-        return best
+        return best or FALLBACK
 
 
 def canary_bucket(client_key: str) -> int:

@@ -62,6 +62,13 @@ def test_a_path_no_route_matches_goes_to_the_monolith():
     assert side_for(route, "any client") == "monolith"
 
 
+def test_a_route_for_the_root_takes_every_path_it_has_the_methods_for():
+    table = parse_table('[[route]]\nprefix = "/"\nmode = "service"\nmethods = ["GET"]\n', UPSTREAMS)
+
+    assert table.match("GET", "/api/carts/").mode == "service"
+    assert table.match("POST", "/api/carts/") is FALLBACK
+
+
 def test_an_empty_table_sends_everything_to_the_monolith():
     assert parse_table("", UPSTREAMS).match("DELETE", "/api/carts/1/") is FALLBACK
 
