@@ -17,6 +17,7 @@ SPAWN_RATE = 5
 DURATION = 60s
 HOST =
 MODE =
+EXERCISE =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 
@@ -25,7 +26,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test load compare bench protos lock lint clean
+.PHONY: help doctor run test check load compare bench protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -34,6 +35,7 @@ help:
 	@echo "  doctor  is this machine ready for the course? (QUICK=1 skips starting the stages)"
 	@echo "  run     start a stage, wait until it answers, print where everything is; Ctrl-C stops it"
 	@echo "  test    each stage's own tests, then the contract suite and a Locust smoke run against it"
+	@echo "  check   EXERCISE=<id>: is that exercise done? (without EXERCISE: the list)"
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
@@ -63,6 +65,9 @@ run: $(VENV_STAMP)
 
 test: $(VENV_STAMP)
 	$(SHOPCTL) test $(addprefix --stage ,$(STAGE))
+
+check: $(VENV_STAMP)
+	$(SHOPCTL) check $(EXERCISE)
 
 load: $(VENV_STAMP)
 	$(SHOPCTL) load --stage $(or $(STAGE),01) --users $(USERS) --spawn-rate $(SPAWN_RATE) \

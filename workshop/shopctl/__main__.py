@@ -6,6 +6,7 @@ import sys
 
 from shopctl import ShopctlError, protos
 from shopctl.commands.bench import bench
+from shopctl.commands.check import check
 from shopctl.commands.compare import compare
 from shopctl.commands.doctor import doctor
 from shopctl.commands.load import load
@@ -59,6 +60,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     doctor_parser.add_argument(
         "--quick", action="store_true", help="skip starting every stage (about 10 s each)"
     )
+    check_parser = commands.add_parser(
+        "check", help="an exercise's check: is the task done? (no exercise: list them)"
+    )
+    check_parser.add_argument(
+        "exercise", nargs="?", help="the exercise's id, e.g. 03-route-inventory"
+    )
     return parser.parse_args(argv)
 
 
@@ -101,6 +108,8 @@ def main(argv: list[str]) -> int:
             return test(arguments.stages)
         if arguments.command == "bench":
             return bench()
+        if arguments.command == "check":
+            return check(arguments.exercise)
         if arguments.command == "doctor":
             return doctor(quick=arguments.quick)
         if arguments.command == "compare":
