@@ -18,6 +18,7 @@ DURATION = 60s
 HOST =
 MODE =
 EXERCISE =
+QUICK =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 

@@ -1,0 +1,444 @@
+"""Reading the repository's markdown the way a learner uses it: the shell commands of its
+```sh blocks, its links, and its references to code (`path/file.py:name`).
+
+Conventions (workshop/README.md, "Writing for this course"):
+- ```sh (or bash, shell) blocks hold commands a learner types, relative to the repository
+  root; a `cd` in the block moves the rest of the block. Output goes in ```text blocks.
+- ```sh runnable marks a block that is quick, needs no running stage and changes nothing
+  outside var/: the tests run it.
+- `01-monolith/shop/services.py:place_order` is a reference to code: the file exists and
+  defines the dotted name.
+"""
+
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SHELL_LANGUAGES = {"sh", "bash", "shell"}
+# Programs a command may start with; anything else is a typo or a tool the course does not
+# install (a path like .venv/bin/pytest is checked as a path instead).
+KNOWN_PROGRAMS = {
+    "make",
+    "cd",
+    "git",
+    "curl",
+    "python",
+    "python3",
+    "pytest",
+    "docker",
+    "diff",
+    "less",
+    "ls",
+    "cat",
+    "grep",
+    "sort",
+    "uniq",
+    "seq",
+    "head",
+    "tail",
+    "wc",
+    "kill",
+    "pkill",
+    "pgrep",
+    "ss",
+    "psql",
+    "sqlite3",
+    "rabbitmqctl",
+    "rabbitmq-server",
+    "pg_ctlcluster",
+    "honcho",
+    "export",
+    "echo",
+    "sleep",
+    "time",
+    "env",
+    "rm",
+    "mkdir",
+    "cp",
+    "mv",
+    "touch",
+    "true",
+    "jq",
+    "watch",
+    "lsof",
+    "ps",
+    "patch",
+    "open",
+    "xdg-open",
+    "brew",
+    "apt",
+    "sudo",
+    "wsl",
+    "py",
+    "printf",
+    "read",
+    "test",
+    "[",
+    "unset",
+    "source",
+    ".",
+    "tee",
+    "xargs",
+    "find",
+    "sed",
+    "awk",
+    "lint-imports",
+    "locust",
+    "ruff",
+    "pip",
+    "uv",
+    "date",
+    "timeout",
+    "set",
+    "wait",
+    "bash",
+}
+SHELL_WORDS = {
+    "for",
+    "in",
+    "do",
+    "done",
+    "while",
+    "until",
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "!",
+    "{",
+    "}",
+    "(",
+    ")",
+}
+CONTROL = {"|", "||", "&&", ";", "&", "(", ")", ";;", "|&"}
+REDIRECTS = {">", ">>", "<", "2>", "2>&1", ">&", "&>", "<<", "<<<", "<&"}
+FILE_SUFFIXES = (
+    ".py",
+    ".md",
+    ".toml",
+    ".ini",
+    ".yml",
+    ".yaml",
+    ".lock",
+    ".patch",
+    ".sh",
+    ".json",
+    ".cfg",
+    ".proto",
+    ".txt",
+    ".html",
+)
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<word>[A-Za-z_]+)\1")
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^`]*)$")
+
+
+@dataclass
+class CodeBlock:
+    path: Path
+    line: int  # of the opening fence, 1-based
+    language: str
+    flags: set[str]
+    text: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    @property
+    def is_shell(self) -> bool:
+        return self.language in SHELL_LANGUAGES
+
+    @property
+    def runnable(self) -> bool:
+        return "runnable" in self.flags
+
+
+@dataclass
+class Command:
+    """One simple command: its words after the VAR=value prefixes, and the folder it runs in."""
+
+    words: list[str]
+    cwd: Path
+    assignments: dict[str, str] = field(default_factory=dict)
+
+
+def code_blocks(path: Path) -> list[CodeBlock]:
+    """The fenced blocks of a markdown file (indented ones, in lists, included)."""
+    blocks, open_block = [], None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        match = FENCE.match(line)
+        if open_block is None and match:
+            info = match.group("info").split()
+            open_block = (
+                number,
+                info[0].lower() if info else "",
+                set(info[1:]),
+                len(match.group("indent")),
+                [],
+            )
+        elif open_block is not None and line.strip() == "```":
+            start, language, flags, indent, lines = open_block
+            blocks.append(CodeBlock(path, start, language, flags, "\n".join(lines)))
+            open_block = None
+        elif open_block is not None:
+            indent = open_block[3]
+            open_block[4].append(line[indent:] if line[:indent].strip() == "" else line)
+    return blocks
+
+
+def prose(path: Path) -> str:
+    """The markdown without its fenced blocks (where links and references are read)."""
+    kept, fenced = [], False
+    for line in path.read_text().splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not fenced:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def logical_lines(script: str) -> list[str]:
+    """The block's commands: `\\` continuations joined, comments and heredoc bodies dropped."""
+    lines, pending, heredoc_end = [], "", None
+    for raw in script.splitlines():
+        if heredoc_end is not None:
+            if raw.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        line = raw.rstrip()
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = pending + line
+        pending = ""
+        if match := HEREDOC.search(line):
+            heredoc_end = match.group("word")
+            line = line[: match.start()]
+        if line.strip() and not line.lstrip().startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def commands(script: str, root: Path) -> list[Command]:
+    """Every simple command of a shell block, with the folder each runs in (`cd` followed)."""
+    found, cwd = [], root
+    clones: dict[str, Path] = {}  # `git clone <url> <folder>`: the folder is this repository
+    for line in logical_lines(script):
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        try:
+            tokens = list(lexer)
+        except ValueError as error:  # an unclosed quote
+            raise ValueError(f"cannot read {line!r}: {error}") from None
+        words: list[str] = []
+        for token in [*tokens, ";"]:
+            if token in CONTROL or set(token) <= set(";&|()"):
+                if words:
+                    command = _command(words, cwd)
+                    if command:
+                        found.append(command)
+                        if command.words[:2] == ["git", "clone"] and len(command.words) > 3:
+                            clones[command.words[3]] = root  # a clone of this repository
+                        if command.words[0] == "cd" and len(command.words) > 1:
+                            target = command.words[1]
+                            cwd = clones.get(target) or (cwd / target).resolve()
+                            command.words[1] = str(cwd) if target in clones else target
+                words = []
+            else:
+                words.append(token)
+    return found
+
+
+def _command(words: list[str], cwd: Path) -> Command | None:
+    words = _without_redirections(words)
+    assignments = {}
+    while words and (words[0] in SHELL_WORDS or ASSIGNMENT.match(words[0])):
+        if ASSIGNMENT.match(words[0]):
+            name, _, value = words[0].partition("=")
+            assignments[name] = value
+        if words[0] == "for":  # `for x in a b c` has no command
+            return None
+        words = words[1:]
+    return Command(words, cwd, assignments) if words else None
+
+
+def _without_redirections(words: list[str]) -> list[str]:
+    kept, skip_next = [], False
+    for index, word in enumerate(words):
+        if skip_next:
+            skip_next = False
+            continue
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word.isdigit() and following[:1] in ("<", ">"):  # the 2 of 2>&1, split off by shlex
+            continue
+        if word in REDIRECTS or re.fullmatch(r"\d?[<>]+&?\d*", word):
+            skip_next = not re.fullmatch(r"\d?>&\d", word)
+            continue
+        kept.append(word)
+    return kept
+
+
+def problems_of(command: Command, root: Path, makefile: "Makefile") -> list[str]:
+    """What is wrong with one command, read without running it."""
+    program, arguments = command.words[0], command.words[1:]
+    problems = []
+    if "/" in program:
+        if not (command.cwd / program).exists():
+            problems.append(f"no program {program} (from {_rel(command.cwd, root)}/)")
+    elif program not in KNOWN_PROGRAMS:
+        problems.append(f"unknown program {program!r}")
+    if program == "make":
+        problems += makefile.problems_of(arguments)
+    if program == "cd" and arguments and not (command.cwd / arguments[0]).is_dir():
+        problems.append(f"no folder {arguments[0]} (from {_rel(command.cwd, root)}/)")
+    for argument in arguments:
+        missing = not (command.cwd / argument).exists()
+        if _names_a_file(argument, command.cwd) and missing and not _is_generated(argument):
+            problems.append(f"no file {argument} (from {_rel(command.cwd, root)}/)")
+    return problems
+
+
+def _names_a_file(word: str, cwd: Path) -> bool:
+    """A relative path of the repository, as opposed to a URL, an option or a header."""
+    if "://" in word or word.startswith(("-", "/", "$", "~", "<")) or "$" in word or "*" in word:
+        return False
+    if "=" in word or "{" in word:
+        return False
+    if word.endswith(FILE_SUFFIXES) and "/" in word:
+        return True
+    first = word.split("/")[0]
+    return "/" in word and first not in ("", ".") and (cwd / first).exists()
+
+
+def _is_generated(word: str) -> bool:
+    """Made by the commands of the course, not committed: var/, .venv/, proto/_generated/."""
+    parts = Path(word).parts
+    return bool(set(parts) & {"var", ".venv", "_generated"})
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) or "."
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class Makefile:
+    targets: set[str]
+    variables: set[str]
+
+    @classmethod
+    def read(cls, path: Path) -> "Makefile":
+        text = path.read_text()
+        targets = set(re.findall(r"^([a-z][a-z0-9_-]*):", text, re.MULTILINE))
+        variables = set(re.findall(r"^([A-Z][A-Z0-9_]*)\s*\??=", text, re.MULTILINE))
+        return cls(targets, variables)
+
+    def problems_of(self, arguments: list[str]) -> list[str]:
+        problems = []
+        for argument in arguments:
+            if argument.startswith("-"):
+                continue
+            if "=" in argument:
+                name = argument.partition("=")[0]
+                if name not in self.variables:
+                    problems.append(f"make has no variable {name}")
+            elif argument not in self.targets:
+                problems.append(f"make has no target {argument!r}")
+        return problems
+
+
+# ---- References to code and links ----------------------------------------------------------
+
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def code_references(text: str, top_level: set[str]) -> list[tuple[str, str]]:
+    """(path, dotted name or "") for every `path` or `path:name` whose path starts with a
+    top-level entry of the repository (01-monolith/..., workshop/..., Makefile)."""
+    found = []
+    for span in CODE_SPAN.findall(text):
+        match = re.fullmatch(r"(?P<path>[\w./-]+?)(?::(?P<name>[A-Za-z_][\w.]*))?", span.strip())
+        if not match:
+            continue
+        path = match.group("path")
+        if _is_generated(path):
+            continue
+        if path.split("/")[0] in top_level and ("/" in path or path in top_level):
+            found.append((path.rstrip("/"), match.group("name") or ""))
+    return found
+
+
+def defines(source: str, name: str, suffix: str) -> bool:
+    """Whether the file defines every part of a dotted name (Class.method: both)."""
+    for part in name.split("."):
+        escaped = re.escape(part)
+        if suffix == ".proto":
+            pattern = rf"^\s*(service|rpc|message|enum)\s+{escaped}\b"
+        else:
+            pattern = (
+                rf"^\s*(async\s+def|def|class)\s+{escaped}\b"
+                rf"|^\s*{escaped}\s*(:[^=\n]+)?=[^=]"
+                rf"|^\s*\[{escaped}\]"  # a section of an ini/toml file
+            )
+        if not re.search(pattern, source, re.MULTILINE):
+            return False
+    return True
+
+
+def links(text: str) -> list[str]:
+    return [match.group("target") for match in LINK.finditer(text)]
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors GitHub makes of a page's headings."""
+    found: set[str] = set()
+    counts: dict[str, int] = {}
+    fenced = False
+    for line in markdown.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (match := re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)):
+            anchor = github_anchor(match.group(1))
+            if anchor in counts:
+                counts[anchor] += 1
+                found.add(f"{anchor}-{counts[anchor]}")
+            else:
+                counts[anchor] = 0
+                found.add(anchor)
+    return found
+
+
+def github_anchor(heading: str) -> str:
+    """Lower case; markdown links reduced to their text; punctuation dropped; spaces to -."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def markdown_files(root: Path) -> list[Path]:
+    """Every committed or new markdown file, as git sees the tree (nothing under .venv)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):  # not a clone: a downloaded archive
+        skipped = {".venv", "var", "node_modules", ".git"}
+        listed = [
+            str(path.relative_to(root))
+            for path in root.rglob("*.md")
+            if not skipped & set(path.relative_to(root).parts)
+        ]
+    return sorted(root / name for name in listed if (root / name).is_file())
