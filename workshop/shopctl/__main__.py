@@ -3,6 +3,7 @@
 import argparse
 import signal
 import sys
+from typing import TextIO
 
 from shopctl import ShopctlError, protos
 from shopctl.commands.bench import bench
@@ -94,6 +95,7 @@ def main(argv: list[str]) -> int:
     arguments = parse_arguments(argv)
     # Our output and the processes' output share the terminal: print each line when it is made.
     sys.stdout.reconfigure(line_buffering=True)
+    sys.stdout = ForgivingStream(sys.stdout)
     # SIGTERM (from CI, a process manager, `kill`) stops a stage the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -132,6 +134,34 @@ def main(argv: list[str]) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+class ForgivingStream:
+    """stdout that goes quiet, instead of raising, once nobody reads it. `make run | grep x`
+    and Ctrl-C stops grep as well; a BrokenPipeError on the next line printed must not keep
+    the tool from stopping the stage, which would leave it running on its ports."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self._reader_gone = False
+
+    def write(self, text: str) -> int:
+        if not self._reader_gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._reader_gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._reader_gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._reader_gone = True
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def check_protos() -> int:
