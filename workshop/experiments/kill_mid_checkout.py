@@ -3,7 +3,7 @@
 With stage 04 running in embedded mode (`make run STAGE=04`, data in var/04-services/):
 
     .venv/bin/python workshop/experiments/kill_mid_checkout.py count          # the books
-    .venv/bin/python workshop/experiments/kill_mid_checkout.py run --kill-after 1.0
+    .venv/bin/python workshop/experiments/kill_mid_checkout.py run --kill-after 2.5
     .venv/bin/python workshop/experiments/kill_mid_checkout.py count          # after the crash
     make run STAGE=04          # again: saga-recovery ends what the crash left half-way
     .venv/bin/python workshop/experiments/kill_mid_checkout.py count          # 40 s later
@@ -13,6 +13,9 @@ With stage 04 running in embedded mode (`make run STAGE=04`, data in var/04-serv
 crash. honcho then stops the stage. `count` reads the services' own databases and prints
 what must always agree: approved charges and confirmed orders (count and amount), stock
 gone and units sold, sagas not ended.
+
+A stage started with SHOP_PORT=<port> make run STAGE=04 is found with the same SHOP_PORT
+here; only that stage's orders service is killed, never another one on the same machine.
 """
 
 import argparse
@@ -20,15 +23,16 @@ import collections
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import psutil  # comes with Locust
 
-BASE = "http://127.0.0.1:8000"
+PORT = int(os.environ.get("SHOP_PORT") or 8000)
+BASE = f"http://127.0.0.1:{PORT}"
 VAR = Path(__file__).resolve().parents[2] / "var" / "04-services"
 PRODUCTS = range(1, 11)
 START_STOCK = 1_000_000  # each demo product's stock (chassis/demo_data.py)
@@ -113,19 +117,32 @@ def buyer(number: int, stop: threading.Event, outcomes: collections.Counter) -> 
                 return
 
 
+def orders_service_pid() -> int | None:
+    """The orders gRPC server of the stage on PORT (its processes carry SHOP_PORT)."""
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            command = process.info["cmdline"] or []
+            # The server itself, not the /bin/sh -c that honcho starts it with.
+            python = bool(command) and Path(command[0]).name.startswith("python")
+            if not python or command[1:4] != ["-m", "orders", "serve_grpc"]:
+                continue
+            if int(process.environ().get("SHOP_PORT") or 8000) == PORT:
+                return process.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied, TypeError):
+            continue
+    return None
+
+
 def run(checkouts: int, kill_after: float) -> None:
     stop, outcomes = threading.Event(), collections.Counter()
     buyers = [threading.Thread(target=buyer, args=(n, stop, outcomes)) for n in range(checkouts)]
     for thread in buyers:
         thread.start()
     time.sleep(kill_after)
-    found = subprocess.run(
-        ["pgrep", "-f", "^python -m orders serve_grpc"], capture_output=True, text=True
-    )
-    if not found.stdout.split():
+    pid = orders_service_pid()
+    if pid is None:
         stop.set()
-        sys.exit("no orders service running: start the stage first (make run STAGE=04)")
-    pid = int(found.stdout.split()[0])
+        sys.exit(f"no orders service of a stage on port {PORT}: start it first (make run STAGE=04)")
     os.kill(pid, signal.SIGKILL)
     print(f"killed the orders service (pid {pid}) after {kill_after} s")
     stop.set()
@@ -140,7 +157,8 @@ def main() -> None:
     commands.add_parser("count", help="what the services' databases say")
     run_parser = commands.add_parser("run", help="checkouts, then SIGKILL the orders service")
     run_parser.add_argument("--checkouts", type=int, default=20, help="clients at once (20)")
-    run_parser.add_argument("--kill-after", type=float, default=1.0, help="seconds (1.0)")
+    # 2.5 s: the buyers need a second or two to create carts before checkouts are in flight.
+    run_parser.add_argument("--kill-after", type=float, default=2.5, help="seconds (2.5)")
     arguments = parser.parse_args()
     if arguments.command == "count":
         count()
