@@ -1,0 +1,102 @@
+"""The page checker finds what it must: a typo in a make target, a folder that a `cd` cannot
+reach, a renamed function, a stale excerpt's file. Without these, test_documents.py could
+pass by reading nothing."""
+
+from pathlib import Path
+
+from documents import (
+    Makefile,
+    anchors,
+    code_blocks,
+    code_references,
+    commands,
+    defines,
+    problems_of,
+)
+from shopctl.stages import REPO_ROOT
+
+MAKEFILE = Makefile(targets={"run", "test"}, variables={"STAGE"})
+
+
+def problems(script: str, root: Path = REPO_ROOT) -> list[str]:
+    return [
+        problem
+        for command in commands(script, root)
+        for problem in problems_of(command, root, MAKEFILE)
+    ]
+
+
+def test_a_make_target_or_variable_that_does_not_exist_is_named():
+    assert problems("make run STAGE=02") == []
+    assert problems("make rnu") == ["make has no target 'rnu'"]
+    assert problems("make run STAGES=02") == ["make has no variable STAGES"]
+
+
+def test_a_cd_moves_the_rest_of_the_block():
+    script = "cd 04-services && ../.venv/bin/python -m orders check\ncd orders"
+    found = commands(script, REPO_ROOT)
+    assert [command.cwd.name for command in found] == [REPO_ROOT.name, "04-services", "04-services"]
+    assert problems("cd 04-services\ncd 04-services") == [
+        "no folder 04-services (from 04-services/)"
+    ]
+
+
+def test_files_named_as_arguments_must_exist_unless_generated():
+    assert problems("cat workshop/README.md var/01-monolith/emails/x.eml") == []
+    assert problems("cat workshop/READ_ME.md") == ["no file workshop/READ_ME.md (from ./)"]
+    assert problems("curl -H 'Content-Type: application/json' http://127.0.0.1:8000/a/b.json") == []
+
+
+def test_an_unknown_program_is_named_and_prefixes_are_not_programs():
+    assert problems("DATABASE_URL=postgres://x make run") == []
+    assert problems("mkae run") == ["unknown program 'mkae'"]
+
+
+def test_heredoc_bodies_continuations_and_redirections_are_not_commands():
+    script = (
+        "cd 03-strangler && ../.venv/bin/python - <<'PY'\n"
+        "import grpc\n"
+        "PY\n"
+        "make run \\\n  STAGE=03 2>&1 | tee var/run.log\n"
+    )
+    words = [command.words for command in commands(script, REPO_ROOT)]
+    assert words == [
+        ["cd", "03-strangler"],
+        ["../.venv/bin/python", "-"],
+        ["make", "run", "STAGE=03"],
+        ["tee", "var/run.log"],
+    ]
+
+
+def test_blocks_keep_their_language_and_flags(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# A page\n\n1. Step:\n\n   ```sh runnable\n   make run\n   ```\n\n```text\nout\n```\n"
+    )
+    blocks = code_blocks(page)
+    assert [(block.language, block.flags, block.text) for block in blocks] == [
+        ("sh", {"runnable"}, "make run"),
+        ("text", set(), "out"),
+    ]
+
+
+def test_references_to_code_are_read_and_checked():
+    text = "See `04-services/orders/sagas.py:recover` and `workshop/README.md`, not `shop/x.py`."
+    assert code_references(text, {"04-services", "workshop"}) == [
+        ("04-services/orders/sagas.py", "recover"),
+        ("workshop/README.md", ""),
+    ]
+    source = "class Saga:\n    def run(self):\n        pass\nLIMIT: int = 3\n"
+    assert defines(source, "Saga.run", ".py") and defines(source, "LIMIT", ".py")
+    assert not defines(source, "Saga.walk", ".py")
+
+
+def test_anchors_are_githubs():
+    assert anchors(
+        "# Chapter 3: the strangler fig\n## 14. Exercises, part 2\n## Exercises\n## Exercises"
+    ) == {
+        "chapter-3-the-strangler-fig",
+        "14-exercises-part-2",
+        "exercises",
+        "exercises-1",
+    }
