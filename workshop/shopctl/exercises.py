@@ -67,8 +67,8 @@ def load_exercises(registry: Path = REGISTRY) -> list[Exercise]:
     return exercises
 
 
-def find_exercise(wanted: str, exercises: list[Exercise] | None = None) -> Exercise:
-    exercises = load_exercises() if exercises is None else exercises
+def find_exercise(wanted: str) -> Exercise:
+    exercises = load_exercises()
     for exercise in exercises:
         if exercise.id == wanted:
             return exercise
@@ -76,7 +76,7 @@ def find_exercise(wanted: str, exercises: list[Exercise] | None = None) -> Exerc
     raise ShopctlError(f"no exercise {wanted!r}; the exercises are: {known}")
 
 
-def check_command(exercise: Exercise, *extra: str) -> list[str]:
+def check_command(exercise: Exercise) -> list[str]:
     """pytest on the exercise's check, with the ini file of the folder it changes."""
     return [
         sys.executable,
@@ -94,7 +94,6 @@ def check_command(exercise: Exercise, *extra: str) -> list[str]:
         "--show-capture=no",
         "-p",
         "no:cacheprovider",
-        *extra,
         str(exercise.check),
     ]
 

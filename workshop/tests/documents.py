@@ -13,7 +13,7 @@ Conventions (workshop/README.md, "Writing for this course"):
 import re
 import shlex
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 SHELL_LANGUAGES = {"sh", "bash", "shell"}
@@ -163,7 +163,6 @@ class Command:
 
     words: list[str]
     cwd: Path
-    assignments: dict[str, str] = field(default_factory=dict)
 
 
 def code_blocks(path: Path) -> list[CodeBlock]:
@@ -257,15 +256,11 @@ def commands(script: str, root: Path) -> list[Command]:
 
 def _command(words: list[str], cwd: Path) -> Command | None:
     words = _without_redirections(words)
-    assignments = {}
     while words and (words[0] in SHELL_WORDS or ASSIGNMENT.match(words[0])):
-        if ASSIGNMENT.match(words[0]):
-            name, _, value = words[0].partition("=")
-            assignments[name] = value
         if words[0] == "for":  # `for x in a b c` has no command
             return None
         words = words[1:]
-    return Command(words, cwd, assignments) if words else None
+    return Command(words, cwd) if words else None
 
 
 def _without_redirections(words: list[str]) -> list[str]:

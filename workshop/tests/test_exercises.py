@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from documents import anchors
-from shopctl.env import tool_environment
+from shopctl.env import DEFAULT_PORT, stage_environment, tool_environment
 from shopctl.exercises import CHECKS_DIR, SOLUTIONS_DIR, Exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
 
@@ -18,7 +18,6 @@ EXERCISES = load_exercises()
 WORKSHOP = REPO_ROOT / "workshop"
 # What a copy of a stage leaves out: what a run or a test wrote, not what is committed.
 NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "var", "*.sqlite3", ".pytest_cache")
-PYTEST_TESTS_FAILED = 1
 
 
 def by_id(exercise: Exercise) -> str:
@@ -39,13 +38,11 @@ def stage_copy(exercise: Exercise, root: Path) -> Path:
 def check_environment(exercise: Exercise, root: Path) -> dict[str, str]:
     """Embedded: a var/ of its own. Real: a database of its own, so that nothing collides
     with another run's test databases on the same server."""
-    env = tool_environment()
-    env["SHOP_VAR_DIR"] = str(root / "var")
-    env["SHOP_PORT"] = "8000"
-    if env.get("DATABASE_URL"):
-        parts = urlsplit(env["DATABASE_URL"])
+    database_url = tool_environment().get("DATABASE_URL")
+    if database_url:
         database = "shop_exercise_" + exercise.id.replace("-", "_")
-        env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
+        database_url = urlunsplit(urlsplit(database_url)._replace(path=f"/{database}"))
+    env = stage_environment(port=DEFAULT_PORT, var_dir=root / "var", database_url=database_url)
     # git apply in root, never in a repository above it (TMPDIR inside a clone, say).
     env["GIT_CEILING_DIRECTORIES"] = str(root.parent)
     return env
@@ -70,7 +67,7 @@ def test_the_check_fails_before_and_passes_with_the_solution(exercise, tmp_path)
     env = check_environment(exercise, root)
 
     before = run_check(exercise, root, env, capture=True)
-    assert before.returncode == PYTEST_TESTS_FAILED, (
+    assert before.returncode == pytest.ExitCode.TESTS_FAILED, (
         f"on the untouched stage the check must fail with failed tests (exit code 1), "
         f"not exit code {before.returncode}:\n{before.stdout}{before.stderr}"
     )

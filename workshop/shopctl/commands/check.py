@@ -3,12 +3,10 @@ working tree and say whether the task is done, with the exercise's hint when it 
 
 import textwrap
 
+from shopctl import PYTEST_NO_TESTS_COLLECTED, PYTEST_TESTS_FAILED
 from shopctl.env import DEFAULT_PORT, VAR_DIR, stage_environment
 from shopctl.exercises import Exercise, find_exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
-
-PYTEST_TESTS_FAILED = 1
-PYTEST_NO_TESTS_COLLECTED = 5
 
 
 def check(exercise_id: str | None) -> int:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shopctl import ShopctlError
+from shopctl import PYTEST_NO_TESTS_COLLECTED, ShopctlError
 from shopctl.env import (
     DEFAULT_PORT,
     VAR_DIR,
@@ -27,7 +27,6 @@ CONTRACT_SUITE = REPO_ROOT / "workshop" / "contract"
 # reported like a stage's step, under the name "workshop".
 WORKSHOP = Stage(name="workshop", number="", path=REPO_ROOT / "workshop")
 WORKSHOP_TESTS = WORKSHOP.path / "tests"
-PYTEST_NO_TESTS_COLLECTED = 5
 LOG_TAIL_LINES = 40
 # The smoke run: short, light, and every request must succeed.
 SMOKE_USERS, SMOKE_SPAWN_RATE, SMOKE_RUN_TIME = 10, 5, "15s"
