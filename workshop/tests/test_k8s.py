@@ -31,7 +31,12 @@ from shopctl.stages import REPO_ROOT, find_stage
 K8S = REPO_ROOT / "deploy" / "k8s"
 STAGES = {number: find_stage(number) for number in OVERLAYS}
 # The pages that show `kubectl` commands to a learner.
-PAGES = [REPO_ROOT / "README.md", K8S / "README.md", *REPO_ROOT.glob("workshop/*.md")]
+PAGES = [
+    REPO_ROOT / "README.md",
+    K8S / "README.md",
+    *REPO_ROOT.glob("0*/README.md"),
+    *REPO_ROOT.glob("workshop/*.md"),
+]
 
 
 def assert_none(problems: list[str]) -> None:
