@@ -120,6 +120,11 @@ def test_the_documented_kubectl_commands_name_what_the_overlays_make(rendered):
     assert_none(problems)
 
 
+def test_the_pages_name_the_release_the_manifests_are_validated_against():
+    for page in (REPO_ROOT / "README.md", REPO_ROOT / "workshop" / "05-kubernetes.md"):
+        assert f"Kubernetes {KUBERNETES_VERSION}" in " ".join(page.read_text().split()), page
+
+
 # ---- The same checks on broken copies --------------------------------------------------------
 
 
