@@ -13,9 +13,10 @@ as `/bin/sh -c <line>`), and samples each line's whole tree once a second, honch
 included: in a container, docker/entrypoint.sh runs the same honcho, fork, shell and process,
 and a gunicorn master and its workers are one pod.
 
-- memory: PSS summed over the tree, its peak. PSS splits a page shared by N processes into
-  N parts, so the sum over a pod's processes is close to what the container's cgroup is
-  charged; RSS would count gunicorn's copy-on-write pages once per worker.
+- memory: PSS summed over the tree, its mean and peak. PSS splits a page shared by N
+  processes into N parts, so the sum over a pod's processes is close to what the container's
+  cgroup is charged; the RSS column, for comparison, counts gunicorn's copy-on-write pages
+  once per worker.
 - CPU: the tree's CPU seconds over the window, divided by the window: cores used on average.
 """
 
@@ -41,6 +42,7 @@ class Line:
     name: str
     root: psutil.Process  # honcho's fork that runs this line
     peak_pss: int = 0
+    peak_rss: int = 0
     cpu_start: float = 0.0
     cpu_end: float = 0.0
     pss_samples: list[int] = field(default_factory=list)
@@ -62,14 +64,16 @@ class Line:
         return total
 
     def sample(self) -> None:
-        pss = 0
+        pss = rss = 0
         for process in self.tree():
             try:
-                pss += process.memory_full_info().pss
+                memory = process.memory_full_info()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            pss, rss = pss + memory.pss, rss + memory.rss
         self.pss_samples.append(pss)
         self.peak_pss = max(self.peak_pss, pss)
+        self.peak_rss = max(self.peak_rss, rss)
 
 
 def running_stage_lines() -> tuple[str, list[Line]]:
@@ -120,12 +124,16 @@ def main() -> None:
     for line in lines:
         line.cpu_end = line.cpu_seconds()
     print(f"{stage} on port {PORT}, {elapsed:.0f} s, {len(lines[0].pss_samples)} samples")
-    print(f"{'process':<20} {'PSS MiB mean':>13} {'PSS MiB peak':>13} {'CPU cores':>10}")
+    print(
+        f"{'process':<20} {'PSS MiB mean':>13} {'PSS MiB peak':>13} {'RSS MiB peak':>13} "
+        f"{'CPU cores':>10}"
+    )
     for line in sorted(lines, key=lambda line: line.name):
         mean = sum(line.pss_samples) / max(len(line.pss_samples), 1)
         cores = (line.cpu_end - line.cpu_start) / elapsed
         print(
-            f"{line.name:<20} {mean / 2**20:>13.0f} {line.peak_pss / 2**20:>13.0f} {cores:>10.2f}"
+            f"{line.name:<20} {mean / 2**20:>13.0f} {line.peak_pss / 2**20:>13.0f} "
+            f"{line.peak_rss / 2**20:>13.0f} {cores:>10.2f}"
         )
 
 
