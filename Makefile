@@ -92,7 +92,7 @@ lock: $(VENV_STAMP)
 	@$(VENV)/bin/python -m uv --version >/dev/null 2>&1 \
 		|| $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
 	$(VENV)/bin/python -m uv pip compile pyproject.toml -o requirements.lock \
-		--python-version 3.11 --no-header --annotation-style line --quiet
+		--python-version 3.11 --all-extras --no-header --annotation-style line --quiet
 	@echo "requirements.lock rewritten (git diff requirements.lock shows what moved);" \
 		"the next make target installs it."
 
