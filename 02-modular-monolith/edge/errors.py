@@ -2,16 +2,22 @@
 
 `exception_handler` is DRF's hook for everything raised inside a view; the `handler*`
 functions cover what Django answers before a view runs (an unknown URL, a bad Host).
+`JSONParser` is the API's one body parser: DRF's, with a clear error for a body nested
+deeper than Python's JSON decoder goes.
 """
 
 import logging
+import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from kernel.errors import ServiceUnavailable, ShopError
 from rest_framework import exceptions as drf
+from rest_framework import parsers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -51,6 +57,48 @@ def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix.rstrip(".") or "non_field_errors": [str(message) for message in messages]}
 
 
+# No body of the API nests deeper than 2 levels; a deeper one is refused at once, before any
+# code walks it recursively (the idempotency fingerprint's json.dumps would).
+MAX_BODY_NESTING = 32
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than MAX_BODY_NESTING (400).
+
+    Python's decoder recurses once per level and gives up with RecursionError at about a
+    thousand: a body we will not read, not a bug of ours (a 500). A body larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE never gets here: Django refuses to read it
+    (RequestDataTooBig, a 413 below)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        too_deep = drf.ParseError(f"it is nested deeper than {MAX_BODY_NESTING} levels.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise too_deep from None
+        if nesting_exceeds(data, MAX_BODY_NESTING):
+            raise too_deep
+        return data
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest deeper than `limit` in `value` (walked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def too_large_body() -> dict[str, Any]:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body("body_too_large", f"The body is larger than {limit} bytes.")
+
+
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
     set_rollback()
     return Response(body, status=status, headers=headers)
@@ -68,6 +116,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     if isinstance(exc, Http404 | drf.NotFound):
         return _response(404, error_body("not_found", "Not found."))
+    if isinstance(exc, RequestDataTooBig):
+        return _response(413, too_large_body())
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return _response(400, error_body("validation_error", f"The body is not valid JSON: {exc}"))
     if isinstance(exc, drf.ValidationError):
@@ -87,6 +137,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return _response(403, error_body("permission_denied", "You are not allowed to do this."))
     if isinstance(exc, drf.MethodNotAllowed):
         return _response(405, error_body("method_not_allowed", str(exc.detail)))
+    if isinstance(exc, drf.Throttled):
+        wait = math.ceil(exc.wait or 1)
+        return _response(
+            429,
+            error_body("throttled", f"Too many attempts; try again in {wait} seconds."),
+            {"Retry-After": str(wait)},
+        )
     if isinstance(exc, drf.APIException):
         return _response(exc.status_code, error_body(exc.default_code, str(exc.detail)))
     if isinstance(exc, OperationalError | InterfaceError):
@@ -109,6 +166,8 @@ def _json(status: int, code: str, message: str) -> JsonResponse:
 
 
 def handler400(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # read before a view ran, e.g. by a middleware
+        return JsonResponse(too_large_body(), status=413)
     return _json(400, "validation_error", "Bad request.")
 
 
