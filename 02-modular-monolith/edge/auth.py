@@ -10,11 +10,15 @@ a shell).
 Failed logins are counted per username and per client with DRF's throttling, in the shared
 cache (settings.CACHES): past the limit every login attempt, right or wrong, is a 429 with
 Retry-After until the window has passed. Successful logins are not counted.
+
+edge.models is imported where it is used: DRF imports this module (its settings name the
+authentication class) while Django is still loading the apps, before models can be imported.
 """
 
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,15 +26,18 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.throttling import SimpleRateThrottle
 
-from edge.models import AuthToken
+if TYPE_CHECKING:
+    from edge.models import AuthToken
 
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_token(*, user, now: datetime | None = None) -> tuple[str, AuthToken]:
+def issue_token(*, user, now: datetime | None = None) -> tuple[str, "AuthToken"]:
     """A new token for `user` (the key, shown once, and its row); drops their dead tokens."""
+    from edge.models import AuthToken
+
     now = now or timezone.now()
     for token in AuthToken.objects.filter(user=user).select_related("user"):
         if not token.works(now):
@@ -51,6 +58,8 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     outlived by a password change."""
 
     def authenticate_credentials(self, key: str):
+        from edge.models import AuthToken
+
         token = AuthToken.objects.select_related("user").filter(digest=_digest(key)).first()
         if token is None or not token.works(timezone.now()):
             raise exceptions.AuthenticationFailed("Invalid or expired token.")

@@ -2,8 +2,6 @@
 
 `exception_handler` is DRF's hook for everything raised inside a view; the `handler*`
 functions cover what Django answers before a view runs (an unknown URL, a bad Host).
-`JSONParser` is the API's one body parser: DRF's, with a clear error for a body nested
-deeper than Python's JSON decoder goes.
 """
 
 import logging
@@ -16,7 +14,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
-from rest_framework import parsers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -56,43 +53,6 @@ def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
         return flat
     messages = detail if isinstance(detail, list) else [detail]
     return {prefix.rstrip(".") or "non_field_errors": [str(message) for message in messages]}
-
-
-# No body of the API nests deeper than 2 levels; a deeper one is refused at once, before any
-# code walks it recursively (the idempotency fingerprint's json.dumps would).
-MAX_BODY_NESTING = 32
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing bodies nested deeper than MAX_BODY_NESTING (400).
-
-    Python's decoder recurses once per level and gives up with RecursionError at about a
-    thousand: a body we will not read, not a bug of ours (a 500). A body larger than
-    DATA_UPLOAD_MAX_MEMORY_SIZE never gets here: Django refuses to read it
-    (RequestDataTooBig, a 413 below)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        too_deep = drf.ParseError(f"it is nested deeper than {MAX_BODY_NESTING} levels.")
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise too_deep from None
-        if nesting_exceeds(data, MAX_BODY_NESTING):
-            raise too_deep
-        return data
-
-
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether lists and objects nest deeper than `limit` in `value` (walked without recursion)."""
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            pending.extend((child, depth + 1) for child in children)
-    return False
 
 
 def too_large_body() -> dict[str, Any]:
