@@ -1,6 +1,6 @@
 """Contract of the staff side of the catalog: authentication, creating and changing products."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -80,7 +80,7 @@ def test_every_login_gets_a_new_token_that_expires(
     for answer in (first, second):
         assert set(answer) == {"token", "expires_at"}
         assert_timestamp(answer["expires_at"])
-        assert datetime.fromisoformat(answer["expires_at"]) > datetime.now(timezone.utc)
+        assert datetime.fromisoformat(answer["expires_at"]) > datetime.now(UTC)
 
 
 def test_a_revoked_token_stops_working(
