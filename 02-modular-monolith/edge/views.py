@@ -391,7 +391,7 @@ class TokenApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request=request._request, **data.validated_data)
+        user = authenticate(request=request, **data.validated_data)
         if user is None:
             for throttle in self.get_throttles():
                 throttle.record_failure(request, self)
