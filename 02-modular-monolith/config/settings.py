@@ -191,6 +191,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "edge.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Clients connect to gunicorn itself: a client is the connection's address. Trusting
+    # X-Forwarded-For here would let a guesser name itself anew on every attempt.
+    "NUM_PROXIES": 0,
     # Failed logins (edge.auth): per username, and per client address.
     "DEFAULT_THROTTLE_RATES": {
         "login_username": os.environ.get("SHOP_LOGIN_FAILURES_PER_USERNAME", "5/min"),

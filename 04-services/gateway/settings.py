@@ -71,6 +71,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gateway.web.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Clients connect to gunicorn itself: a client is the connection's address. Trusting
+    # X-Forwarded-For here would let a guesser name itself anew on every attempt.
+    "NUM_PROXIES": 0,
     # Failed logins (gateway.auth): per username, and per client address.
     "DEFAULT_THROTTLE_RATES": {
         "login_username": os.environ.get("SHOP_LOGIN_FAILURES_PER_USERNAME", "5/min"),

@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 from edge import auth
 from edge.models import AuthToken
 
-from tests.clients import basic_auth
+from tests.clients import ShopClient, basic_auth
 from tests.factories import make_token, make_user
 
 TOKEN = "/api/auth/token/"
@@ -21,8 +21,8 @@ def restock(client, product):
     return client.post(f"/api/inventory/{product.id}/restock/", {"quantity": 1})
 
 
-def login(client, username="staff", password="staff-password"):
-    return client.post(TOKEN, {"username": username, "password": password})
+def login(client, username="staff", password="staff-password", **headers):
+    return client.post(TOKEN, {"username": username, "password": password}, **headers)
 
 
 def test_staff_get_a_token_that_then_authenticates(api_client, make_product, settings):
@@ -282,3 +282,16 @@ def test_a_user_who_is_not_staff_is_403_whatever_the_scheme(api_client, make_pro
     for response in (by_password, by_token):
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_a_client_cannot_escape_its_count_by_naming_itself_in_x_forwarded_for(db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    guesser = ShopClient(REMOTE_ADDR="198.51.100.1")
+    for attempt in range(20):
+        forged = {"HTTP_X_FORWARDED_FOR": f"203.0.113.{attempt}"}
+        response = guesser.post(
+            TOKEN, {"username": f"user-{attempt}", "password": "guess"}, **forged
+        )
+        assert response.status_code == 400
+
+    assert login(guesser).status_code == 429

@@ -13,7 +13,7 @@ from shop.inventory.v1 import inventory_pb2
 from gateway import auth
 from gateway.models import AuthToken
 
-from .clients import basic_auth
+from .clients import ShopClient, basic_auth
 from .conftest import make_token, make_user
 from .messages import a_product
 
@@ -30,8 +30,8 @@ def restock(client):
     return client.post("/api/inventory/7/restock/", {"quantity": 1})
 
 
-def login(client, username="staff", password="staff-password"):
-    return client.post(TOKEN, {"username": username, "password": password})
+def login(client, username="staff", password="staff-password", **headers):
+    return client.post(TOKEN, {"username": username, "password": password}, **headers)
 
 
 def test_staff_get_a_token_that_then_authenticates(api_client, db, settings):
@@ -284,3 +284,16 @@ def test_the_throttles_count_in_a_cache_every_process_shares(settings):
     backend = settings.CACHES["default"]["BACKEND"]
 
     assert backend == "django.core.cache.backends.db.DatabaseCache"
+
+
+def test_a_client_cannot_escape_its_count_by_naming_itself_in_x_forwarded_for(db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    guesser = ShopClient(REMOTE_ADDR="198.51.100.1")
+    for attempt in range(20):
+        forged = {"HTTP_X_FORWARDED_FOR": f"203.0.113.{attempt}"}
+        response = guesser.post(
+            TOKEN, {"username": f"user-{attempt}", "password": "guess"}, **forged
+        )
+        assert response.status_code == 400
+
+    assert login(guesser).status_code == 429
