@@ -106,6 +106,9 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "shop_cache",
+        # Django's default (300 entries, then a third culled) would let a guesser trying many
+        # usernames push the counts out of the cache: one entry per username and per client.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
 }
 
