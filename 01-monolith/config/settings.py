@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu.transport import TRANSPORT_ALIASES
 
 
@@ -20,24 +21,44 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 STAGE = BASE_DIR.name  # "01-monolith": the folder name, reported by /api/health/
 VAR_DIR = Path(os.environ.get("SHOP_VAR_DIR", BASE_DIR.parent / "var" / STAGE)).resolve()
 
-SHOP_ENV = os.environ.get("SHOP_ENV", "development")  # "production" creates no dev staff user
+# --- development (the default) or production ------------------------------------------------
+# Production refuses to start with what this file publishes: the development secret key, a
+# guessable key, or the development host names; and DEBUG stays off.
+SHOP_ENV = os.environ.get("SHOP_ENV", "development")
+if SHOP_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"SHOP_ENV must be development or production, not {SHOP_ENV!r}")
+PRODUCTION = SHOP_ENV == "production"
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me"  # published: development only
+SECRET_KEY = os.environ.get("SHOP_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+ALLOWED_HOSTS = [host for host in os.environ.get("SHOP_ALLOWED_HOSTS", "").split(",") if host]
 DEBUG = env_bool("SHOP_DEBUG", False)  # off by default: the API must never show a stack trace
-SECRET_KEY = os.environ.get("SHOP_SECRET_KEY", "dev-only-insecure-key-change-me")
-if SHOP_ENV == "production" and SECRET_KEY.startswith("dev-only"):
-    raise RuntimeError("SHOP_SECRET_KEY must be set when SHOP_ENV=production")
-ALLOWED_HOSTS = os.environ.get("SHOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(
-    ","
-)
+if PRODUCTION:
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "SHOP_ENV=production needs SHOP_SECRET_KEY: a secret of 32 characters or more, not "
+            "the published development key (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))')"
+        )
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "SHOP_ENV=production needs SHOP_ALLOWED_HOSTS: the host names clients use, "
+            "comma-separated (e.g. shop.example.com)"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("SHOP_DEBUG must be off when SHOP_ENV=production")
+else:
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
+# The staff user the release creates when it is missing (ensure_staff): in production only
+# with a password given here, never the well-known development one.
 SHOP_STAFF_USER = os.environ.get("SHOP_STAFF_USER", "staff")
-SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD", "staff")
+SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or ("" if PRODUCTION else "staff")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "shop",
@@ -49,6 +70,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
+
+# The largest request body read (API.md): the API's bodies are a few hundred bytes; a larger
+# one is refused with 413 before it is read into memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -88,6 +113,22 @@ else:
         "NAME": f"test_{DATABASES['default']['NAME']}_{STAGE.split('-')[0]}"
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: where the login throttles count failures ------------------------------------------
+# In the database, because it is the one thing every process shares in both modes: gunicorn's
+# workers are separate processes (a per-process LocMemCache would give each its own count, so a
+# client would get workers x the limit), and so are the containers of docker-compose (a
+# file-based cache would be one per container). `createcachetable` (the release step) makes
+# the table; the test runner makes it in the test database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "shop_cache",
+        # Django's default (300 entries, then a third culled) would let a guesser trying many
+        # usernames push the counts out of the cache: one entry per username and per client.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
 
 # --- Broker and Celery ----------------------------------------------------------------------
 BROKER_URL = os.environ.get("BROKER_URL", "filesystem://")
@@ -131,15 +172,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Basic first: its WWW-Authenticate header makes a missing login a 401, not a 403.
         "rest_framework.authentication.BasicAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "shop.api.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shop.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shop.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Clients connect to gunicorn itself: a client is the connection's address. Trusting
+    # X-Forwarded-For here would let a guesser name itself anew on every attempt.
+    "NUM_PROXIES": 0,
+    # Failed logins (shop.api.auth): per username, and per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_username": os.environ.get("SHOP_LOGIN_FAILURES_PER_USERNAME", "5/min"),
+        "login_client": os.environ.get("SHOP_LOGIN_FAILURES_PER_CLIENT", "20/min"),
+    },
 }
+# How long a token from /api/auth/token/ works, in seconds (8 hours: a working day).
+SHOP_TOKEN_LIFETIME = int(os.environ.get("SHOP_TOKEN_LIFETIME") or 8 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
     "DESCRIPTION": "The public HTTP API of the workshop shop: the same at every stage.",

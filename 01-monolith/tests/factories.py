@@ -9,8 +9,8 @@ import itertools
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from shop import services
+from shop.api import auth
 from shop.models import Cart, CartItem, Category, Order, Product, StockLevel
 
 _numbers = itertools.count(1)
@@ -63,4 +63,4 @@ def make_user(*, username: str = "user", password: str = "secret", is_staff: boo
 
 
 def make_token(user) -> str:
-    return Token.objects.create(user=user).key
+    return auth.issue_token(user=user)[0]

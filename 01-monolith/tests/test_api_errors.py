@@ -1,6 +1,8 @@
 """The error envelope of API.md for what goes wrong outside any one use case: unknown URLs,
 wrong methods, bodies that are not JSON, a bug, a database that went away."""
 
+import json
+
 import pytest
 from django.db import OperationalError
 from shop import selectors
@@ -123,3 +125,68 @@ def test_a_well_formed_request_id_is_passed_on_and_a_bad_one_replaced(api_client
 
     assert kept["X-Request-ID"] == "abc-123.retry_2"
     assert replaced["X-Request-ID"] not in ("", "<script>")
+
+
+# Bodies a hostile client sends: each gets a 4xx in the envelope, never a 500. The paths are
+# every kind of endpoint that reads a body: the login, a cart's, the checkout.
+BODY_PATHS = ["/api/auth/token/", "/api/carts/{cart}/items/", "/api/orders/"]
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+def test_a_body_over_the_limit_is_413(api_client, make_cart, settings, path):
+    too_big = b'{"padding": "' + b"x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b'"}'
+
+    response = api_client.post(
+        path.format(cart=make_cart().id), data=too_big, content_type="application/json"
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {
+            "code": "body_too_large",
+            "message": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        }
+    }
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_a_body_nested_too_deep_is_a_validation_error(api_client, make_cart, path, opening):
+    closing = "]" if opening == "[" else "}"
+    nested = opening * 100_000 + "1" + closing * 100_000
+
+    response = api_client.post(
+        path.format(cart=make_cart().id), data=nested, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "validation_error",
+        "message": "The body is not valid JSON: it is nested deeper than 32 levels.",
+    }
+
+
+def test_a_body_nested_just_too_deep_for_the_api_is_a_validation_error(api_client, make_cart):
+    # Deep enough to be refused, shallow enough for Python's decoder to read: the limit is
+    # the API's own, not the decoder's.
+    body = {"cart_id": str(make_cart().id), "email": "a@example.com", "payment_token": "tok_visa"}
+    body["extra"] = json.loads("[" * 32 + "]" * 32)
+
+    response = api_client.post("/api/orders/", body, format="json")
+
+    assert response.status_code == 400
+    assert "nested deeper than 32 levels" in response.json()["error"]["message"]
+
+
+def test_a_body_nested_to_the_limit_is_read(api_client, make_cart):
+    response = api_client.post(
+        f"/api/carts/{make_cart().id}/items/",
+        {"product_id": json.loads("[" * 31 + "]" * 31), "quantity": 1},
+        format="json",
+    )
+
+    assert response.json()["error"]["fields"] == {"product_id": ["A valid integer is required."]}
+
+
+def test_the_body_limit_is_one_mebibyte(settings):
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 1024 * 1024  # API.md states it

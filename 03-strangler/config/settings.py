@@ -9,27 +9,37 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from kernel.settings import allowed_hosts, env_bool, logging_settings, secret_key, sqlite_options
+from kernel.settings import (
+    allowed_hosts,
+    debug,
+    logging_settings,
+    secret_key,
+    shop_env,
+    sqlite_options,
+)
 from kombu.transport import TRANSPORT_ALIASES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STAGE = BASE_DIR.name  # "03-strangler": the folder name, reported by /api/health/
 VAR_DIR = Path(os.environ.get("SHOP_VAR_DIR", BASE_DIR.parent / "var" / STAGE)).resolve()
 
-SHOP_ENV = os.environ.get("SHOP_ENV", "development")  # "production" creates no dev staff user
-DEBUG = env_bool("SHOP_DEBUG", False)  # off by default: the API must never show a stack trace
+# development (the default) or production, which refuses published or missing settings.
+SHOP_ENV = shop_env()
+PRODUCTION = SHOP_ENV == "production"
 SECRET_KEY = secret_key(SHOP_ENV)
-ALLOWED_HOSTS = allowed_hosts()
+ALLOWED_HOSTS = allowed_hosts(SHOP_ENV)
+DEBUG = debug(SHOP_ENV)
 
+# The staff user the release creates when it is missing (ensure_staff): in production only
+# with a password given here, never the well-known development one.
 SHOP_STAFF_USER = os.environ.get("SHOP_STAFF_USER", "staff")
-SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD", "staff")
+SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or ("" if PRODUCTION else "staff")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # One app per bounded context; each is reached only through its `api` (see .importlinter).
@@ -49,6 +59,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
+
+# The largest request body read (API.md): the API's bodies are a few hundred bytes; a larger
+# one is refused with 413 before it is read into memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -81,6 +95,22 @@ else:
         "NAME": f"test_{DATABASES['default']['NAME']}_{STAGE.split('-')[0]}"
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: where the login throttles count failures ------------------------------------------
+# In the database, because it is the one thing every process shares in both modes: gunicorn's
+# workers are separate processes (a per-process LocMemCache would give each its own count, so a
+# client would get workers x the limit), and so are the containers of docker-compose (a
+# file-based cache would be one per container). `createcachetable` (the release step) makes
+# the table; the test runner makes it in the test database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "shop_cache",
+        # Django's default (300 entries, then a third culled) would let a guesser trying many
+        # usernames push the counts out of the cache: one entry per username and per client.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
 
 # --- Broker and events ----------------------------------------------------------------------
 # The outbox relay publishes domain events to a topic exchange; consumers (notifications) read
@@ -144,15 +174,26 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Basic first: its WWW-Authenticate header makes a missing login a 401, not a 403.
         "rest_framework.authentication.BasicAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "edge.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["kernel.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kernel.http.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The monolith stands behind the proxy, which appends the client's address to
+    # X-Forwarded-For: the throttles take the client from there, or every client would be
+    # the proxy.
+    "NUM_PROXIES": 1,
+    # Failed logins (edge.auth): per username, and per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_username": os.environ.get("SHOP_LOGIN_FAILURES_PER_USERNAME", "5/min"),
+        "login_client": os.environ.get("SHOP_LOGIN_FAILURES_PER_CLIENT", "20/min"),
+    },
 }
+# How long a token from /api/auth/token/ works, in seconds (8 hours: a working day).
+SHOP_TOKEN_LIFETIME = int(os.environ.get("SHOP_TOKEN_LIFETIME") or 8 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
     "DESCRIPTION": "The public HTTP API of the workshop shop: the same at every stage.",

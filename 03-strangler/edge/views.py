@@ -12,8 +12,10 @@ from decimal import Decimal
 
 from catalog import api as catalog_api
 from django.conf import settings
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from inventory import api as inventory_api
+from kernel.errors import ValidationFailed
 from kernel.http import (
     LARGEST_ID,
     ProductFilterSerializer,
@@ -26,13 +28,13 @@ from kernel.money import decimal_to_cents
 from messaging import broker
 from ordering import api as ordering_api
 from payments import api as payments_api
-from rest_framework import serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import idempotency
+from . import auth, idempotency
+from .models import AuthToken
 from .presenters import cart_dict, order_dict
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -342,8 +344,43 @@ class OrderCancelApi(APIView):
 
 
 # --- staff -----------------------------------------------------------------------------------
-class TokenCreateApi(ObtainAuthToken):
-    """POST username/password -> {"token": ...}; DRF's view, with JSON only."""
+class TokenApi(APIView):
+    """POST username/password -> a new token; DELETE -> the token sent stops working.
 
-    renderer_classes = APIView.renderer_classes
-    parser_classes = APIView.parser_classes
+    Failed logins are throttled (edge.auth): DRF checks the throttles before `post`
+    runs, and `post` reports each failure to them.
+    """
+
+    throttle_classes = [auth.FailedLoginsPerUsername, auth.FailedLoginsPerClient]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField(trim_whitespace=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=inline_serializer(
+            "Token", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+        ),
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request=request, **data.validated_data)
+        if user is None:
+            for throttle in self.get_throttles():
+                throttle.record_failure(request, self)
+            raise ValidationFailed(
+                "non_field_errors", "Unable to log in with provided credentials."
+            )
+        key, token = auth.issue_token(user=user)
+        return Response({"token": key, "expires_at": token.expires_at})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if not isinstance(request.auth, AuthToken):
+            raise exceptions.NotAuthenticated(
+                "Send the token to revoke: Authorization: Token <key>."
+            )
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,13 +12,16 @@ functions cover what Django answers before a view runs (an unknown URL, a bad Ho
 
 import contextvars
 import logging
+import math
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.signals import request_finished
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import QuerySet
@@ -69,6 +72,11 @@ def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix.rstrip(".") or "non_field_errors": [str(message) for message in messages]}
 
 
+def too_large_body() -> dict[str, Any]:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body("body_too_large", f"The body is larger than {limit} bytes.")
+
+
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
     set_rollback()
     return Response(body, status=status, headers=headers)
@@ -86,6 +94,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     if isinstance(exc, Http404 | drf.NotFound):
         return _response(404, error_body("not_found", "Not found."))
+    if isinstance(exc, RequestDataTooBig):
+        return _response(413, too_large_body())
     if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
         return _response(400, error_body("validation_error", f"The body is not valid JSON: {exc}"))
     if isinstance(exc, drf.ValidationError):
@@ -105,6 +115,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return _response(403, error_body("permission_denied", "You are not allowed to do this."))
     if isinstance(exc, drf.MethodNotAllowed):
         return _response(405, error_body("method_not_allowed", str(exc.detail)))
+    if isinstance(exc, drf.Throttled):
+        wait = math.ceil(exc.wait or 1)
+        return _response(
+            429,
+            error_body("throttled", f"Too many attempts; try again in {wait} seconds."),
+            {"Retry-After": str(wait)},
+        )
     if isinstance(exc, drf.APIException):
         return _response(exc.status_code, error_body(exc.default_code, str(exc.detail)))
     if isinstance(exc, OperationalError | InterfaceError):
@@ -127,6 +144,8 @@ def _json(status: int, code: str, message: str) -> JsonResponse:
 
 
 def handler400(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # read before a view ran, e.g. by a middleware
+        return JsonResponse(too_large_body(), status=413)
     return _json(400, "validation_error", "Bad request.")
 
 

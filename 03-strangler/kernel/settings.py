@@ -2,27 +2,62 @@
 
 The monolith's settings (config/settings.py) and the catalog service's
 (catalog_service/settings.py) import this while Django is still being set up, so it imports
-nothing of Django's: plain functions returning plain values.
+nothing of Django's but an exception: plain functions returning plain values.
+
+SHOP_ENV is development (the default) or production. Production refuses to start with what
+this repository publishes: the development secret key, a guessable key, or the development
+host names; and DEBUG stays off.
 """
 
 import os
 from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me"  # published: development only
+DEVELOPMENT_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
 
 def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def shop_env() -> str:
+    value = os.environ.get("SHOP_ENV", "development")
+    if value not in {"development", "production"}:
+        raise ImproperlyConfigured(f"SHOP_ENV must be development or production, not {value!r}")
+    return value
+
+
 def secret_key(shop_env: str) -> str:
-    """SHOP_SECRET_KEY; the development default is refused in production."""
-    key = os.environ.get("SHOP_SECRET_KEY", "dev-only-insecure-key-change-me")
-    if shop_env == "production" and key.startswith("dev-only"):
-        raise RuntimeError("SHOP_SECRET_KEY must be set when SHOP_ENV=production")
+    """SHOP_SECRET_KEY; the published development key, or none, only in development."""
+    key = os.environ.get("SHOP_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+    if shop_env == "production" and (key == DEVELOPMENT_SECRET_KEY or len(key) < 32):
+        raise ImproperlyConfigured(
+            "SHOP_ENV=production needs SHOP_SECRET_KEY: a secret of 32 characters or more, not "
+            "the published development key (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))')"
+        )
     return key
 
 
-def allowed_hosts() -> list[str]:
-    return os.environ.get("SHOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+def allowed_hosts(shop_env: str) -> list[str]:
+    """SHOP_ALLOWED_HOSTS, comma-separated; in development, the local names by default."""
+    hosts = [host for host in os.environ.get("SHOP_ALLOWED_HOSTS", "").split(",") if host]
+    if shop_env == "production" and not hosts:
+        raise ImproperlyConfigured(
+            "SHOP_ENV=production needs SHOP_ALLOWED_HOSTS: the host names clients use, "
+            "comma-separated (e.g. shop.example.com)"
+        )
+    return hosts or DEVELOPMENT_HOSTS
+
+
+def debug(shop_env: str) -> bool:
+    """SHOP_DEBUG, off by default: the API must never show a stack trace."""
+    on = env_bool("SHOP_DEBUG", False)
+    if shop_env == "production" and on:
+        raise ImproperlyConfigured("SHOP_DEBUG must be off when SHOP_ENV=production")
+    return on
 
 
 def sqlite_options() -> dict[str, Any]:

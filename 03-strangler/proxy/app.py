@@ -1,13 +1,15 @@
 """The proxy's aiohttp application: one handler forwards every request to the side the route
-table names, streaming both ways; /_proxy/routes and /_proxy/stats show what it does."""
+table names, streaming both ways; /_proxy/routes and /_proxy/stats show what it does. Every
+error the proxy answers itself is in the API's error envelope (`error_envelope`)."""
 
 import asyncio
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
@@ -83,7 +85,7 @@ def make_app(settings: Settings) -> web.Application:
     routes = RouteFile(settings.routes_file, set(settings.upstreams))
     routes.load()
     upstreams = {name: Upstream(name, url) for name, url in settings.upstreams.items()}
-    app = web.Application()
+    app = web.Application(middlewares=[error_envelope])
     app[STATE] = ProxyState(settings=settings, routes=routes, upstreams=upstreams)
     app.cleanup_ctx.append(upstream_sessions)
     app.router.add_get("/_proxy/routes", show_routes)
@@ -121,6 +123,52 @@ async def upstream_sessions(app: web.Application) -> AsyncIterator[None]:
     for upstream in state.upstreams.values():
         if upstream.session is not None:
             await upstream.session.close()
+
+
+# ---- Errors the proxy answers itself --------------------------------------------------------
+
+# API.md's codes for the statuses aiohttp raises; any other is named after its HTTP phrase.
+ERROR_CODES = {
+    400: "validation_error",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    503: "service_unavailable",
+}
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None):
+    phrase_code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    code = ERROR_CODES.get(status, "internal_error" if status >= 500 else phrase_code)
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(
+        body, status=status, headers={**(headers or {}), "X-Served-By": "proxy"}
+    )
+
+
+@web.middleware
+async def error_envelope(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """aiohttp answers its own errors (an HTTPException, a bug) in text/plain: here they get
+    the API's envelope, as every answer of the monolith and the service does.
+
+    What aiohttp's HTTP parser refuses before any handler runs (a request line or header over
+    8190 bytes, a malformed request) it still answers itself, in text (API.md, "Limits").
+    """
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise  # a redirect or the like: not an error
+        message = error.text if error.status == 413 else f"{error.reason}."  # 413: the sizes
+        headers = {name: value for name, value in error.headers.items() if name == "Allow"}
+        return error_response(error.status, message, headers)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("event=proxy_error method=%s path=%s", request.method, request.path)
+        return error_response(500, "Something went wrong on our side.")
 
 
 # ---- The proxy ------------------------------------------------------------------------------

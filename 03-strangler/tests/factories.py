@@ -11,10 +11,10 @@ from collections.abc import Iterable
 
 from catalog.models import Category, Product
 from django.contrib.auth import get_user_model
+from edge import auth
 from inventory.models import StockLevel
 from ordering import api as ordering_api
 from ordering.models import Cart, CartItem
-from rest_framework.authtoken.models import Token
 
 _numbers = itertools.count(1)
 
@@ -67,4 +67,4 @@ def make_user(*, username: str = "user", password: str = "secret", is_staff: boo
 
 
 def make_token(user) -> str:
-    return Token.objects.create(user=user).key
+    return auth.issue_token(user=user)[0]

@@ -14,7 +14,12 @@ Two run modes, as at every stage:
   step creates (`ensure_database`); BROKER_URL names RabbitMQ. <SERVICE>_DATABASE_URL
   (INVENTORY_DATABASE_URL, …) overrides one service's database.
 
-This module imports nothing of Django's: settings modules load it while Django starts.
+SHOP_ENV is development (the default) or production. Production refuses to start with what
+this repository publishes: the development secret key, a guessable key, or the development
+host names; and DEBUG stays off.
+
+This module imports nothing of Django's but an exception: settings modules load it while
+Django starts.
 """
 
 import os
@@ -23,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 STAGE_DIR = Path(__file__).resolve().parent.parent
 STAGE = STAGE_DIR.name  # "04-services"
@@ -31,6 +37,8 @@ DEFAULT_PORT = 8000
 # Each service's gRPC port, as an offset from SHOP_PORT (the gateway's). The Procfile says
 # the same: `$((${SHOP_PORT:-8000} + 22))` for inventory.
 GRPC_PORT_OFFSETS = {"catalog": 21, "inventory": 22, "orders": 23, "payments": 24}
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me"  # published: development only
+DEVELOPMENT_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -57,12 +65,42 @@ def grpc_address(service: str) -> str:
     return f"{host}:{shop_port() + GRPC_PORT_OFFSETS[service]}"
 
 
+def shop_env() -> str:
+    value = os.environ.get("SHOP_ENV", "development")
+    if value not in {"development", "production"}:
+        raise ImproperlyConfigured(f"SHOP_ENV must be development or production, not {value!r}")
+    return value
+
+
 def secret_key(shop_env: str) -> str:
-    """SHOP_SECRET_KEY; the development default is refused in production."""
-    key = os.environ.get("SHOP_SECRET_KEY", "dev-only-insecure-key-change-me")
-    if shop_env == "production" and key.startswith("dev-only"):
-        raise RuntimeError("SHOP_SECRET_KEY must be set when SHOP_ENV=production")
+    """SHOP_SECRET_KEY; the published development key, or none, only in development."""
+    key = os.environ.get("SHOP_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+    if shop_env == "production" and (key == DEVELOPMENT_SECRET_KEY or len(key) < 32):
+        raise ImproperlyConfigured(
+            "SHOP_ENV=production needs SHOP_SECRET_KEY: a secret of 32 characters or more, not "
+            "the published development key (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))')"
+        )
     return key
+
+
+def allowed_hosts(shop_env: str) -> list[str]:
+    """SHOP_ALLOWED_HOSTS, comma-separated; in development, the local names by default."""
+    hosts = [host for host in os.environ.get("SHOP_ALLOWED_HOSTS", "").split(",") if host]
+    if shop_env == "production" and not hosts:
+        raise ImproperlyConfigured(
+            "SHOP_ENV=production needs SHOP_ALLOWED_HOSTS: the host names clients use, "
+            "comma-separated (e.g. shop.example.com)"
+        )
+    return hosts or DEVELOPMENT_HOSTS
+
+
+def debug(shop_env: str) -> bool:
+    """SHOP_DEBUG, off by default: the API must never show a stack trace."""
+    on = env_bool("SHOP_DEBUG", False)
+    if shop_env == "production" and on:
+        raise ImproperlyConfigured("SHOP_DEBUG must be off when SHOP_ENV=production")
+    return on
 
 
 def sqlite_options() -> dict[str, Any]:
@@ -170,17 +208,16 @@ def service_settings(
     from kombu.transport import TRANSPORT_ALIASES  # kombu, not Django: safe here
 
     TRANSPORT_ALIASES["filesystem"] = "chassis.file_transport:Transport"
-    shop_env = os.environ.get("SHOP_ENV", "development")
+    env = shop_env()  # development (the default) or production: see the module's docstring
     return {
         "STAGE": STAGE,
         "SERVICE": service,
         "VAR_DIR": var_dir(),
-        "SHOP_ENV": shop_env,
-        "DEBUG": env_bool("SHOP_DEBUG", False),
-        "SECRET_KEY": secret_key(shop_env),
-        "ALLOWED_HOSTS": os.environ.get(
-            "SHOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
-        ).split(","),
+        "SHOP_ENV": env,
+        "PRODUCTION": env == "production",
+        "SECRET_KEY": secret_key(env),
+        "ALLOWED_HOSTS": allowed_hosts(env),
+        "DEBUG": debug(env),
         "INSTALLED_APPS": ["chassis", *apps],
         "DATABASES": {"default": database(service)},
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",

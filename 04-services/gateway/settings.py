@@ -17,7 +17,6 @@ chassis_settings = service_settings(
         "django.contrib.contenttypes",
         "django.contrib.staticfiles",  # Swagger UI's files, from drf_spectacular_sidecar
         "rest_framework",
-        "rest_framework.authtoken",
         "drf_spectacular",
         "drf_spectacular_sidecar",
         "gateway",
@@ -26,11 +25,15 @@ chassis_settings = service_settings(
 )
 globals().update(chassis_settings)
 
+# The staff user the release creates when it is missing (ensure_staff): in production only
+# with a password given here, never the well-known development one.
 SHOP_STAFF_USER = os.environ.get("SHOP_STAFF_USER", "staff")
-SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD", "staff")
-# `python -m gateway release` runs these after migrating: the development staff user, which
-# production does without (API.md: production settings create none).
-SHOP_RELEASE_COMMANDS = [] if chassis_settings["SHOP_ENV"] == "production" else ["ensure_staff"]
+SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or (
+    "" if chassis_settings["PRODUCTION"] else "staff"
+)
+# `python -m gateway release` runs these after migrating: the cache's table (the login
+# throttles count there), the staff user.
+SHOP_RELEASE_COMMANDS = ["createcachetable", "ensure_staff"]
 
 MIDDLEWARE = [
     "gateway.web.RequestIdMiddleware",
@@ -38,6 +41,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
+
+# The largest request body read (API.md): the API's bodies are a few hundred bytes; a larger
+# one is refused with 413 before it is read into memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 ROOT_URLCONF = "gateway.urls"
 WSGI_APPLICATION = "gateway.wsgi.application"
@@ -56,15 +63,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Basic first: its WWW-Authenticate header makes a missing login a 401, not a 403.
         "rest_framework.authentication.BasicAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "gateway.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["gateway.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gateway.web.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Clients connect to gunicorn itself: a client is the connection's address. Trusting
+    # X-Forwarded-For here would let a guesser name itself anew on every attempt.
+    "NUM_PROXIES": 0,
+    # Failed logins (gateway.auth): per username, and per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_username": os.environ.get("SHOP_LOGIN_FAILURES_PER_USERNAME", "5/min"),
+        "login_client": os.environ.get("SHOP_LOGIN_FAILURES_PER_CLIENT", "20/min"),
+    },
 }
+# How long a token from /api/auth/token/ works, in seconds (8 hours: a working day).
+SHOP_TOKEN_LIFETIME = int(os.environ.get("SHOP_TOKEN_LIFETIME") or 8 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
     "DESCRIPTION": "The public HTTP API of the workshop shop: the same at every stage.",
@@ -73,6 +90,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from this server: a classroom may be offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# --- Cache: where the login throttles count failures ------------------------------------------
+# In the database, because it is the one thing every process shares in both modes: gunicorn's
+# workers are separate processes (a per-process LocMemCache would give each its own count, so a
+# client would get workers x the limit), and so are the containers of docker-compose (a
+# file-based cache would be one per container). `createcachetable` (the release step) makes
+# the table; the test runner makes it in the test database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "gateway_cache",
+        # Django's default (300 entries, then a third culled) would let a guesser trying many
+        # usernames push the counts out of the cache: one entry per username and per client.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
 }
 
 # --- Static files (only Swagger UI's), served by WhiteNoise under gunicorn ------------------

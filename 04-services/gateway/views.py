@@ -14,20 +14,23 @@ import uuid
 from decimal import Decimal
 
 from chassis import clients
+from chassis.errors import ValidationFailed
 from chassis.money import decimal_to_cents
 from django.conf import settings
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_serializer,
     inline_serializer,
 )
-from rest_framework import serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import auth
+from .models import AuthToken
 from .presenters import cart_dict, order_dict, product_dict
 from .services import catalog, inventory, ordering
 from .web import LARGEST_ID, check_database, page_response, readiness_response
@@ -347,8 +350,43 @@ class OrderCancelApi(APIView):
 
 
 # --- staff -----------------------------------------------------------------------------------
-class TokenCreateApi(ObtainAuthToken):
-    """POST username/password -> {"token": ...}; DRF's view, with JSON only."""
+class TokenApi(APIView):
+    """POST username/password -> a new token; DELETE -> the token sent stops working.
 
-    renderer_classes = APIView.renderer_classes
-    parser_classes = APIView.parser_classes
+    Failed logins are throttled (gateway.auth): DRF checks the throttles before `post`
+    runs, and `post` reports each failure to them.
+    """
+
+    throttle_classes = [auth.FailedLoginsPerUsername, auth.FailedLoginsPerClient]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField(trim_whitespace=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=inline_serializer(
+            "Token", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+        ),
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request=request, **data.validated_data)
+        if user is None:
+            for throttle in self.get_throttles():
+                throttle.record_failure(request, self)
+            raise ValidationFailed(
+                "non_field_errors", "Unable to log in with provided credentials."
+            )
+        key, token = auth.issue_token(user=user)
+        return Response({"token": key, "expires_at": token.expires_at})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if not isinstance(request.auth, AuthToken):
+            raise exceptions.NotAuthenticated(
+                "Send the token to revoke: Authorization: Token <key>."
+            )
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,8 +1,12 @@
 """Contract of the staff side of the catalog: authentication, creating and changing products."""
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
-from support import Shop, assert_error, assert_product, expect, unique
+from support import Shop, assert_error, assert_product, assert_timestamp, expect, unique
+
+TOKEN = "/api/auth/token/"
 
 # A non-staff user getting 403 permission_denied is part of API.md, but no public endpoint
 # creates an ordinary user, so a black-box suite cannot set it up; each stage tests it itself.
@@ -60,6 +64,56 @@ def test_token_with_wrong_credentials_is_a_validation_error(
 
 def test_token_without_credentials_is_a_validation_error(client: httpx.Client) -> None:
     assert_error(client.post("/api/auth/token/", json={}), 400, "validation_error")
+
+
+def login(client: httpx.Client, credentials: tuple[str, str]) -> dict:
+    username, password = credentials
+    return expect(client.post(TOKEN, json={"username": username, "password": password}), 200)
+
+
+def test_every_login_gets_a_new_token_that_expires(
+    client: httpx.Client, staff_credentials: tuple[str, str]
+) -> None:
+    first, second = login(client, staff_credentials), login(client, staff_credentials)
+
+    assert first["token"] != second["token"]
+    for answer in (first, second):
+        assert set(answer) == {"token", "expires_at"}
+        assert_timestamp(answer["expires_at"])
+        assert datetime.fromisoformat(answer["expires_at"]) > datetime.now(UTC)
+
+
+def test_a_revoked_token_stops_working(
+    client: httpx.Client, staff_credentials: tuple[str, str], shop: Shop
+) -> None:
+    # A token of its own: revoking the suite's staff token would break the tests after this.
+    headers = {"Authorization": f"Token {login(client, staff_credentials)['token']}"}
+
+    response = client.delete(TOKEN, headers=headers)
+
+    assert response.status_code == 204, response.text[:300]
+    rejected = client.post("/api/products/", json=shop.product_payload(), headers=headers)
+    assert_error(rejected, 401, "not_authenticated")
+    assert_error(client.delete(TOKEN, headers=headers), 401, "not_authenticated")
+
+
+def test_revoking_without_a_token_is_not_authenticated(client: httpx.Client) -> None:
+    assert_error(client.delete(TOKEN), 401, "not_authenticated")
+
+
+def test_repeated_failed_logins_for_one_username_are_throttled(client: httpx.Client) -> None:
+    # A username of its own, and only as many failures as the per-username limit (5 a minute):
+    # the per-client limit (20 a minute) must stay far off, or the suite's own logins from this
+    # client would be refused for the next minute.
+    username = unique("contract-guessed-")
+    for attempt in range(5):
+        response = client.post(TOKEN, json={"username": username, "password": f"guess-{attempt}"})
+        assert_error(response, 400, "validation_error")
+
+    throttled = client.post(TOKEN, json={"username": username, "password": "guess-5"})
+
+    assert_error(throttled, 429, "throttled")
+    assert 0 < int(throttled.headers["Retry-After"]) <= 60
 
 
 def test_new_product_starts_with_nothing_available(client: httpx.Client, shop: Shop) -> None:

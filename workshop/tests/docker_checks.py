@@ -192,18 +192,22 @@ def _host_ports(service: dict) -> list[int]:
 
 
 def volume_problems(compose: Compose) -> list[str]:
-    """Each named volume is declared, used, and mounted by one service only."""
+    """Each named volume is declared, used, and written by one service only (others may
+    mount it read-only: a stage's secrets, which its release writes)."""
     declared = set(compose.get("volumes") or {})
     users: dict[str, list[str]] = {}
+    writers: dict[str, list[str]] = {}
     for name, service in compose.get("services", {}).items():
         for volume in service.get("volumes", []):
-            source = volume.get("source") if isinstance(volume, dict) else volume.split(":")[0]
+            source, read_only = _volume_source(volume)
             if source and not source.startswith((".", "/", "~")):  # a named volume, not a path
                 users.setdefault(source, []).append(name)
+                if not read_only:
+                    writers.setdefault(source, []).append(name)
     problems = [
         f"volume `{volume}` is mounted by {', '.join(names)}: two servers would share one "
         "data folder"
-        for volume, names in users.items()
+        for volume, names in writers.items()
         if len(names) > 1
     ]
     problems += [
@@ -213,6 +217,47 @@ def volume_problems(compose: Compose) -> list[str]:
     problems += [
         f"volume `{volume}` is declared but unused" for volume in sorted(declared - set(users))
     ]
+    return problems
+
+
+def _volume_source(volume: str | dict) -> tuple[str | None, bool]:
+    """(source, read-only?) of a volume, in compose's short (src:dst[:ro]) or long syntax."""
+    if isinstance(volume, dict):
+        return volume.get("source"), bool(volume.get("read_only"))
+    source, *rest = volume.split(":")
+    return source, len(rest) > 1 and rest[-1] == "ro"
+
+
+def production_problems(compose: Compose, stages: list[Stage], root: Path) -> list[str]:
+    """Every stage runs with production settings: its image says so, and so does each of its
+    services, none with a secret key written into the file (an empty one is made at start)."""
+    problems = []
+    for stage in stages:
+        dockerfile = stage.path / "Dockerfile"
+        env = [
+            word
+            for instruction, arguments in _instructions(dockerfile)
+            if instruction == "ENV"
+            for word in arguments
+        ]
+        if "SHOP_ENV=production" not in env:
+            problems.append(f"{dockerfile.relative_to(root)} must set ENV SHOP_ENV=production")
+        for name, service in compose.get("services", {}).items():
+            if stage.number not in service.get("profiles", []):
+                continue
+            environment = service.get("environment", {})
+            if environment.get("SHOP_ENV") != "production":
+                problems.append(
+                    f"service `{name}` must run with SHOP_ENV: production, "
+                    f"not {environment.get('SHOP_ENV')!r}"
+                )
+            if _interpolate(str(environment.get("SHOP_SECRET_KEY", ""))):
+                problems.append(
+                    f"service `{name}` has a secret key written into the compose file: "
+                    "leave SHOP_SECRET_KEY to the operator (empty: made at the first start)"
+                )
+            if not environment.get("SHOP_ALLOWED_HOSTS"):
+                problems.append(f"service `{name}` needs SHOP_ALLOWED_HOSTS in production")
     return problems
 
 

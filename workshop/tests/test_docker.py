@@ -5,7 +5,10 @@ BuildKit would. The second half feeds each check a deliberately broken copy and 
 that it names the fault: a check that cannot fail proves nothing.
 """
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from docker_checks import (
@@ -15,6 +18,7 @@ from docker_checks import (
     load_compose,
     pin_problems,
     port_problems,
+    production_problems,
     schema_problems,
     service_problems,
     stages_with_a_procfile,
@@ -63,6 +67,10 @@ def test_named_volumes_are_declared_and_not_shared(compose):
 
 def test_every_stage_has_a_dockerfile_that_compose_builds(compose):
     assert_none(build_problems(compose, STAGES, REPO_ROOT))
+
+
+def test_every_stage_service_and_image_runs_in_production_mode(compose):
+    assert_none(production_problems(compose, BUILT, REPO_ROOT))
 
 
 @pytest.mark.parametrize("stage", BUILT, ids=[stage.name for stage in BUILT])
@@ -177,6 +185,72 @@ def test_a_shared_or_undeclared_volume_is_named(compose):
         "data folder",
         "volume `rabbitmq-data` is declared but unused",
     ]
+
+
+def test_a_volume_others_mount_read_only_is_not_shared(compose):
+    assert compose["services"]["web-01"]["volumes"] == ["secrets-01:/app/secrets:ro"]
+    compose["services"]["worker-01"]["volumes"] = ["secrets-01:/app/secrets"]  # a 2nd writer
+
+    assert volume_problems(compose) == [
+        "volume `secrets-01` is mounted by release-01, worker-01: two servers would share one "
+        "data folder"
+    ]
+
+
+def test_a_stage_out_of_production_mode_is_named(compose, tmp_path):
+    compose["services"]["web-01"]["environment"]["SHOP_ENV"] = "development"
+    compose["services"]["worker-01"]["environment"]["SHOP_SECRET_KEY"] = "${KEY:-written-here}"
+    del compose["services"]["release-01"]["environment"]["SHOP_ALLOWED_HOSTS"]
+    stage = Stage(name="01-monolith", number="01", path=tmp_path / "01-monolith")
+    stage.path.mkdir()
+    dockerfile = (MONOLITH.path / "Dockerfile").read_text()
+    (stage.path / "Dockerfile").write_text(dockerfile.replace("SHOP_ENV=production", "X=1"))
+
+    assert production_problems(compose, [stage], tmp_path) == [
+        "01-monolith/Dockerfile must set ENV SHOP_ENV=production",
+        "service `release-01` needs SHOP_ALLOWED_HOSTS in production",
+        "service `web-01` must run with SHOP_ENV: production, not 'development'",
+        "service `worker-01` has a secret key written into the compose file: leave "
+        "SHOP_SECRET_KEY to the operator (empty: made at the first start)",
+    ]
+
+
+def run_entrypoint(process: str, folder, **environment: str) -> subprocess.CompletedProcess:
+    """docker/entrypoint.sh with a stand-in honcho that prints the key it was given."""
+    bin_folder = folder / "bin"
+    bin_folder.mkdir(exist_ok=True)
+    honcho = bin_folder / "honcho"
+    honcho.write_text('#!/bin/sh\necho "key=$SHOP_SECRET_KEY"\n')
+    honcho.chmod(0o755)
+    python = bin_folder / "python"
+    if not python.exists():
+        python.symlink_to(sys.executable)
+    env = {"PATH": f"{bin_folder}{os.pathsep}/usr/bin:/bin", **environment}
+    return subprocess.run(
+        ["sh", str(REPO_ROOT / "docker" / "entrypoint.sh"), process],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_the_release_makes_the_secret_key_once_and_every_process_reads_it(tmp_path):
+    key_file = tmp_path / "secret_key"
+
+    too_early = run_entrypoint("web", tmp_path, SHOP_SECRET_KEY_FILE=str(key_file))
+    release = run_entrypoint("release", tmp_path, SHOP_SECRET_KEY_FILE=str(key_file))
+    web = run_entrypoint("web", tmp_path, SHOP_SECRET_KEY_FILE=str(key_file))
+    again = run_entrypoint("release", tmp_path, SHOP_SECRET_KEY_FILE=str(key_file))
+    given = run_entrypoint(
+        "web", tmp_path, SHOP_SECRET_KEY_FILE=str(key_file), SHOP_SECRET_KEY="the-operators"
+    )
+
+    assert too_early.returncode != 0 and "secret_key" in too_early.stderr
+    key = key_file.read_text().strip()
+    assert len(key) >= 50
+    assert release.stdout == web.stdout == again.stdout == f"key={key}\n"
+    assert given.stdout == "key=the-operators\n"
 
 
 def test_a_copy_of_a_missing_file_is_named(tmp_path):

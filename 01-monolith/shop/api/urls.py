@@ -29,7 +29,7 @@ urlpatterns = [
     path("health/ready/", views.ReadinessApi.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
-    path("auth/token/", views.TokenCreateApi.as_view()),
+    path("auth/token/", views.TokenApi.as_view()),
     path("products/", views.ProductCollectionApi.as_view()),
     path("products/<id:product_id>/", views.ProductDetailApi.as_view()),
     path("inventory/<id:product_id>/", views.StockDetailApi.as_view()),

@@ -1,10 +1,18 @@
-"""Staff authentication: HTTP Basic, tokens from /api/auth/token/, and what a non-staff user
-or an anonymous client gets on a staff endpoint. (Restock is the staff endpoint used here.)"""
+"""Staff authentication: HTTP Basic, tokens from /api/auth/token/ (a new one per login, ending
+with its lifetime, a revocation or a password change), the throttle on failed logins, and
+what a non-staff user or an anonymous client gets on a staff endpoint. (Restock is the staff
+endpoint used here.)"""
 
-from rest_framework.authtoken.models import Token
+from datetime import timedelta
 
-from tests.clients import basic_auth
-from tests.factories import make_user
+import pytest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from edge import auth
+from edge.models import AuthToken
+
+from tests.clients import ShopClient, basic_auth
+from tests.factories import make_token, make_user
 
 TOKEN = "/api/auth/token/"
 
@@ -13,25 +21,185 @@ def restock(client, product):
     return client.post(f"/api/inventory/{product.id}/restock/", {"quantity": 1})
 
 
-def test_staff_get_a_token_that_then_authenticates(api_client, make_product):
-    user = make_user(username="staff", password="staff-password", is_staff=True)
-    product = make_product(stock=0)
+def login(client, username="staff", password="staff-password", **headers):
+    return client.post(TOKEN, {"username": username, "password": password}, **headers)
 
-    response = api_client.post(TOKEN, {"username": "staff", "password": "staff-password"})
+
+def test_staff_get_a_token_that_then_authenticates(api_client, make_product, settings):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    product = make_product(stock=0)
+    lifetime = timedelta(seconds=settings.SHOP_TOKEN_LIFETIME)
+    before = timezone.now()
+
+    response = login(api_client)
 
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=user).key}
+    assert set(response.json()) == {"token", "expires_at"}
+    expires_at = parse_datetime(response.json()["expires_at"])
+    assert before + lifetime <= expires_at <= timezone.now() + lifetime
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     assert restock(api_client, product).status_code == 200
 
 
-def test_asking_twice_returns_the_same_token(api_client, db):
+def test_every_login_gets_a_token_of_its_own(api_client, make_product):
     make_user(username="staff", password="staff-password", is_staff=True)
-    credentials = {"username": "staff", "password": "staff-password"}
+    product = make_product()
 
-    first = api_client.post(TOKEN, credentials).json()["token"]
+    first, second = (login(api_client).json()["token"] for _ in range(2))
 
-    assert api_client.post(TOKEN, credentials).json()["token"] == first
+    assert first != second
+    for token in (first, second):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert restock(api_client, product).status_code == 200
+
+
+def test_the_database_keeps_no_token_only_its_digest(api_client, db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+
+    token = login(api_client).json()["token"]
+
+    stored = AuthToken.objects.get()
+    assert token not in {stored.digest, stored.password_stamp}
+
+
+def test_a_token_stops_working_when_its_lifetime_is_over(api_client, make_product, settings):
+    user = make_user(username="staff", password="staff-password", is_staff=True)
+    key, _ = auth.issue_token(
+        user=user, now=timezone.now() - timedelta(seconds=settings.SHOP_TOKEN_LIFETIME + 1)
+    )
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+
+    response = restock(api_client, make_product())
+
+    assert response.status_code == 401
+    assert response.json()["error"] == {
+        "code": "not_authenticated",
+        "message": "Invalid or expired token.",
+    }
+
+
+def test_delete_revokes_the_token_sent_and_only_that_one(api_client, make_product):
+    user = make_user(username="staff", password="staff-password", is_staff=True)
+    revoked, kept = make_token(user), make_token(user)
+    product = make_product()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {revoked}")
+
+    response = api_client.delete(TOKEN)
+
+    assert response.status_code == 204
+    assert restock(api_client, product).status_code == 401
+    assert api_client.delete(TOKEN).status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {kept}")
+    assert restock(api_client, product).status_code == 200
+
+
+@pytest.mark.parametrize("credentials", [None, basic_auth("staff", "staff-password")])
+def test_delete_without_a_token_is_401(api_client, db, credentials):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    if credentials:
+        api_client.credentials(HTTP_AUTHORIZATION=credentials)
+
+    response = api_client.delete(TOKEN)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_password_change_ends_every_token_of_the_user(api_client, make_product):
+    user = make_user(username="staff", password="staff-password", is_staff=True)
+    other = make_user(username="other", password="other-password", is_staff=True)
+    tokens, others_token = [make_token(user), make_token(user)], make_token(other)
+    product = make_product()
+
+    user.set_password("a-new-password")
+    user.save()
+
+    for token in tokens:
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert restock(api_client, product).status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {others_token}")
+    assert restock(api_client, product).status_code == 200
+    api_client.credentials()
+    assert login(api_client, password="a-new-password").status_code == 200
+
+
+def test_a_login_clears_away_the_users_dead_tokens(api_client, settings, db):
+    user = make_user(username="staff", password="staff-password", is_staff=True)
+    auth.issue_token(
+        user=user, now=timezone.now() - timedelta(seconds=settings.SHOP_TOKEN_LIFETIME + 1)
+    )
+    auth.issue_token(user=user)
+
+    login(api_client)
+
+    assert AuthToken.objects.filter(user=user).count() == 2  # the live one and the new one
+
+
+# --- throttled failures (settings: 5 per username, 20 per client, per minute) ----------------
+# The throttles count in the cache, a table of the test database: each test's transaction,
+# rolled back at its end, takes its counts with it.
+def test_failed_logins_for_one_username_are_throttled_with_retry_after(api_client, db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    failures = [login(api_client, password=f"guess-{attempt}") for attempt in range(5)]
+
+    throttled = login(api_client, password="guess-6")
+
+    assert [response.status_code for response in failures] == [400] * 5
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    assert throttled.json() == {
+        "error": {
+            "code": "throttled",
+            "message": f"Too many attempts; try again in {throttled['Retry-After']} seconds.",
+        }
+    }
+    # The right password too, now: otherwise a guesser would still learn when one is right.
+    assert login(api_client).status_code == 429
+
+
+def test_a_throttled_username_does_not_stop_another_user(api_client, db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    make_user(username="other", password="other-password", is_staff=True)
+    for attempt in range(5):
+        login(api_client, password=f"guess-{attempt}")
+
+    assert login(api_client, username="other", password="other-password").status_code == 200
+
+
+def test_successful_logins_are_not_counted(api_client, db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+
+    responses = [login(api_client) for _ in range(8)]
+
+    assert [response.status_code for response in responses] == [200] * 8
+
+
+def test_one_client_guessing_many_usernames_is_throttled(api_client, db):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    for attempt in range(20):
+        assert login(api_client, username=f"user-{attempt}", password="guess").status_code == 400
+
+    assert login(api_client).status_code == 429
+    other_client = type(api_client)(REMOTE_ADDR="192.0.2.7")
+    assert login(other_client).status_code == 200
+
+
+def test_failed_logins_do_not_throttle_other_endpoints(api_client, make_product):
+    make_user(username="staff", password="staff-password", is_staff=True)
+    product = make_product()
+    for attempt in range(21):
+        login(api_client, username=f"user-{attempt}", password="guess")
+
+    assert api_client.get(f"/api/products/{product.id}/").status_code == 200
+    api_client.credentials(HTTP_AUTHORIZATION=basic_auth("staff", "staff-password"))
+    assert restock(api_client, product).status_code == 200
+
+
+def test_the_throttles_count_in_a_cache_every_process_shares(settings):
+    # gunicorn runs several worker processes: a per-process cache would count per worker.
+    backend = settings.CACHES["default"]["BACKEND"]
+
+    assert backend == "django.core.cache.backends.db.DatabaseCache"
 
 
 def test_wrong_credentials_get_no_token(api_client, db):
@@ -47,7 +215,7 @@ def test_wrong_credentials_get_no_token(api_client, db):
             "fields": {"non_field_errors": ["Unable to log in with provided credentials."]},
         }
     }
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_asking_for_a_token_without_a_password_names_the_field(api_client, db):
@@ -93,12 +261,11 @@ def test_an_unknown_token_is_401(api_client, make_product):
 
 def test_a_revoked_token_stops_working(api_client, make_product):
     user = make_user(username="staff", password="staff-password", is_staff=True)
-    token = Token.objects.create(user=user)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(user)}")
     product = make_product()
     assert restock(api_client, product).status_code == 200
 
-    token.delete()
+    AuthToken.objects.filter(user=user).delete()
 
     assert restock(api_client, product).status_code == 401
 
@@ -109,9 +276,26 @@ def test_a_user_who_is_not_staff_is_403_whatever_the_scheme(api_client, make_pro
 
     api_client.credentials(HTTP_AUTHORIZATION=basic_auth("customer", "customer-password"))
     by_password = restock(api_client, product)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer).key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(customer)}")
     by_token = restock(api_client, product)
 
     for response in (by_password, by_token):
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_behind_the_proxy_each_client_is_counted_by_the_address_the_proxy_forwards(db):
+    # Every request reaches the monolith from the proxy, which appends the address it got the
+    # request from to X-Forwarded-For: that last address is the client, whatever the client
+    # itself wrote before it.
+    make_user(username="staff", password="staff-password", is_staff=True)
+    guesser = ShopClient()
+    for attempt in range(20):
+        forwarded = {"HTTP_X_FORWARDED_FOR": f"203.0.113.{attempt}, 198.51.100.1"}
+        response = guesser.post(
+            TOKEN, {"username": f"user-{attempt}", "password": "guess"}, **forwarded
+        )
+        assert response.status_code == 400
+
+    assert login(guesser, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
+    assert login(guesser, HTTP_X_FORWARDED_FOR="198.51.100.2").status_code == 200

@@ -6,7 +6,7 @@ import pytest
 from catalog import api as catalog_api
 from catalog.models import Category, Product
 from django.contrib.auth import get_user_model
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from inventory import api as inventory_api
 from inventory.models import StockLevel
 
@@ -52,13 +52,26 @@ def test_ensure_staff_creates_a_staff_user_who_can_log_in(db, settings):
     assert user.check_password("s3cret")
 
 
-def test_ensure_staff_refuses_to_run_in_production(db, settings):
-    settings.SHOP_ENV = "production"
+def test_ensure_staff_never_changes_an_existing_users_password(db, settings):
+    get_user_model().objects.create_user(username="boss", password="changed-since", is_staff=True)
+    settings.SHOP_STAFF_USER = "boss"
+    settings.SHOP_STAFF_PASSWORD = "s3cret"
+    output = io.StringIO()
 
-    with pytest.raises(CommandError):
-        call_command("ensure_staff", stdout=io.StringIO())
+    call_command("ensure_staff", stdout=output)
+
+    assert get_user_model().objects.get().check_password("changed-since")
+    assert "exists, left as it is" in output.getvalue()
+
+
+def test_ensure_staff_without_a_password_creates_no_user(db, settings):
+    settings.SHOP_STAFF_PASSWORD = ""  # production's default: no well-known password
+    output = io.StringIO()
+
+    call_command("ensure_staff", stdout=output)
 
     assert not get_user_model().objects.exists()
+    assert "no SHOP_STAFF_PASSWORD" in output.getvalue()
 
 
 def test_seeded_products_have_their_stock(demo_catalog):

@@ -440,3 +440,64 @@ def test_a_service_that_is_down_makes_the_stage_unready(tmp_path):
     assert status == 503
     assert retry_after == "5"
     assert body["checks"]["catalog_http"] == "error"
+
+
+# ---- The proxy's own errors -------------------------------------------------------------------
+
+
+def test_a_bug_in_the_proxy_is_a_500_envelope_not_a_text_page(tmp_path, monkeypatch):
+    async def broken_relay(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("proxy.app.relay", broken_relay)
+
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.get("/api/products/")
+            return response, await response.json()
+
+    response, body = asyncio.run(scenario())
+
+    assert response.status == 500
+    assert response.content_type == "application/json"
+    assert body == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
+
+
+def test_an_error_aiohttp_raises_gets_the_envelope(tmp_path, monkeypatch):
+    async def refusing_relay(*args, **kwargs):
+        raise web.HTTPRequestEntityTooLarge(max_size=1024, actual_size=4096)
+
+    monkeypatch.setattr("proxy.app.relay", refusing_relay)
+
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.post("/api/carts/", data=b"x" * 4096)
+            return response, await response.json()
+
+    response, body = asyncio.run(scenario())
+
+    assert response.status == 413
+    assert response.content_type == "application/json"
+    assert body["error"]["code"] == "body_too_large"
+    assert "1024" in body["error"]["message"]
+
+
+def test_a_request_line_over_aiohttps_limit_is_refused_before_the_app(tmp_path):
+    # Not in the envelope: aiohttp's HTTP parser answers it before any handler (API.md,
+    # "Limits", names the limit: 8190 bytes).
+    async def scenario():
+        async with running_proxy(EVERYTHING_TO_THE_MONOLITH, tmp_path) as client:
+            reader, writer = await asyncio.open_connection(client.host, client.port)
+            writer.write(b"GET /api/" + b"x" * 9000 + b" HTTP/1.1\r\nHost: shop\r\n\r\n")
+            await writer.drain()
+            status_line = await reader.readline()
+            writer.close()
+            return status_line
+
+    assert asyncio.run(scenario()).split()[1] == b"400"

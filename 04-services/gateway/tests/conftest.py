@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from chassis.testing import running_server
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+
+from gateway import auth
 
 from .clients import ShopClient, basic_auth
 from .fakes import FakeServices
@@ -59,6 +60,10 @@ def make_user(*, username: str, password: str, is_staff: bool = False):
     )
 
 
+def make_token(user) -> str:
+    return auth.issue_token(user=user)[0]
+
+
 @pytest.fixture
 def api_client() -> ShopClient:
     """An anonymous client, as a shopper's browser or app."""
@@ -73,7 +78,7 @@ def staff_client(request, db) -> ShopClient:
     if request.param == "basic":
         client.credentials(HTTP_AUTHORIZATION=basic_auth("staff", "staff-password"))
     else:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(user)}")
     return client
 
 

@@ -1,10 +1,9 @@
-"""The gateway's release step: its database, its tables, the development staff user."""
+"""The gateway's release step: its database, its tables, the cache's table, the staff user."""
 
 import io
 
-import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 
 def test_ensure_staff_creates_a_staff_user_who_can_log_in(db, settings):
@@ -19,13 +18,26 @@ def test_ensure_staff_creates_a_staff_user_who_can_log_in(db, settings):
     assert user.check_password("s3cret")
 
 
-def test_ensure_staff_refuses_to_run_in_production(db, settings):
-    settings.SHOP_ENV = "production"
+def test_ensure_staff_never_changes_an_existing_users_password(db, settings):
+    get_user_model().objects.create_user(username="boss", password="changed-since", is_staff=True)
+    settings.SHOP_STAFF_USER = "boss"
+    settings.SHOP_STAFF_PASSWORD = "s3cret"
+    output = io.StringIO()
 
-    with pytest.raises(CommandError):
-        call_command("ensure_staff", stdout=io.StringIO())
+    call_command("ensure_staff", stdout=output)
+
+    assert get_user_model().objects.get().check_password("changed-since")
+    assert "exists, left as it is" in output.getvalue()
+
+
+def test_ensure_staff_without_a_password_creates_no_user(db, settings):
+    settings.SHOP_STAFF_PASSWORD = ""  # production's default: no well-known password
+    output = io.StringIO()
+
+    call_command("ensure_staff", stdout=output)
 
     assert not get_user_model().objects.exists()
+    assert "no SHOP_STAFF_PASSWORD" in output.getvalue()
 
 
 def test_release_migrates_and_creates_the_staff_user(db, settings):

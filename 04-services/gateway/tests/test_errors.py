@@ -3,6 +3,7 @@ exception handler, gateway.web), what a service that is down or too slow becomes
 goes wrong before any service is asked (unknown URLs, wrong methods, bodies that are not JSON).
 """
 
+import json
 import threading
 import time
 
@@ -263,3 +264,65 @@ def test_a_request_without_an_id_gets_one_and_a_bad_one_is_replaced(api_client, 
     assert replaced["X-Request-ID"] not in ("", "<script>")
     sent = [call.metadata["x-request-id"] for call in services.catalog.calls]
     assert sent == [made_up["X-Request-ID"], replaced["X-Request-ID"]]
+
+
+# Bodies a hostile client sends: each gets a 4xx in the envelope, never a 500. The paths are
+# every kind of endpoint that reads a body: the login, a cart's, the checkout.
+CART = "00000000-0000-4000-8000-000000000001"
+BODY_PATHS = ["/api/auth/token/", f"/api/carts/{CART}/items/", "/api/orders/"]
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+def test_a_body_over_the_limit_is_413(api_client, services, settings, path):
+    too_big = b'{"padding": "' + b"x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b'"}'
+
+    response = api_client.post(path, data=too_big, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {
+            "code": "body_too_large",
+            "message": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        }
+    }
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_a_body_nested_too_deep_is_a_validation_error(api_client, services, path, opening):
+    closing = "]" if opening == "[" else "}"
+    nested = opening * 100_000 + "1" + closing * 100_000
+
+    response = api_client.post(path, data=nested, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "validation_error",
+        "message": "The body is not valid JSON: it is nested deeper than 32 levels.",
+    }
+
+
+def test_a_body_nested_just_too_deep_for_the_api_is_a_validation_error(api_client, services):
+    # Deep enough to be refused, shallow enough for Python's decoder to read: the limit is
+    # the API's own, not the decoder's.
+    body = {"cart_id": CART, "email": "a@example.com", "payment_token": "tok_visa"}
+    body["extra"] = json.loads("[" * 32 + "]" * 32)
+
+    response = api_client.post("/api/orders/", body, format="json")
+
+    assert response.status_code == 400
+    assert "nested deeper than 32 levels" in response.json()["error"]["message"]
+
+
+def test_a_body_nested_to_the_limit_is_read(api_client, services):
+    response = api_client.post(
+        f"/api/carts/{CART}/items/",
+        {"product_id": json.loads("[" * 31 + "]" * 31), "quantity": 1},
+        format="json",
+    )
+
+    assert response.json()["error"]["fields"] == {"product_id": ["A valid integer is required."]}
+
+
+def test_the_body_limit_is_one_mebibyte(settings):
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 1024 * 1024  # API.md states it

@@ -1,23 +1,29 @@
-"""Create (or reset) the development staff user; refuses to run in production."""
+"""Create the staff user when it is missing; never touch an existing one.
+
+Run by every release (`make run`, docker-compose). It only ever creates: a password changed
+since (`python manage.py changepassword staff`) stays changed across restarts. In production
+it creates the user only when SHOP_STAFF_PASSWORD is set, never with the development one.
+"""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create the staff user named by SHOP_STAFF_USER / SHOP_STAFF_PASSWORD (development)."
+    help = "Create the staff user SHOP_STAFF_USER with SHOP_STAFF_PASSWORD, if it is missing."
 
     def handle(self, *args, **options):
-        if settings.SHOP_ENV == "production":
-            raise CommandError("ensure_staff creates a well-known login: not in production.")
-        user, created = get_user_model().objects.get_or_create(
-            username=settings.SHOP_STAFF_USER, defaults={"is_staff": True}
-        )
-        user.is_staff = True
-        user.set_password(settings.SHOP_STAFF_PASSWORD)
-        user.save()
-        self.stdout.write(
-            f"ensure_staff: {'created' if created else 'updated'} staff user "
-            f"{settings.SHOP_STAFF_USER!r}"
-        )
+        username = settings.SHOP_STAFF_USER
+        users = get_user_model().objects
+        if users.filter(username=username).exists():
+            self.stdout.write(f"ensure_staff: staff user {username!r} exists, left as it is")
+            return
+        if not settings.SHOP_STAFF_PASSWORD:
+            self.stdout.write(
+                f"ensure_staff: no staff user {username!r}, and no SHOP_STAFF_PASSWORD to "
+                "create it with: none created"
+            )
+            return
+        users.create_user(username=username, password=settings.SHOP_STAFF_PASSWORD, is_staff=True)
+        self.stdout.write(f"ensure_staff: created staff user {username!r}")
