@@ -1,4 +1,5 @@
-"""Start a stage (release, then its processes under honcho), wait until it answers, stop it.
+"""Start a stage (release, then its processes under supervisord), wait until it answers, stop
+it.
 
 A stage's lifetime belongs to one object, `RunningStage`, used as a context manager by every
 command that starts a stage: whatever ends the block (the command's work done, an error,
@@ -22,16 +23,17 @@ from typing import TextIO
 import httpx
 import psutil  # comes with Locust; finds the processes a stage leaves behind
 
-from shopctl import ShopctlError
+from shopctl import ShopctlError, supervisor
 from shopctl.stages import Stage
 
 # Seconds from starting the processes to the first 200 of /api/health/ready/ (the release
 # command, migrate and seed, runs before and is not counted). Slow machine? Raise it.
 READY_TIMEOUT = float(os.environ.get("SHOPCTL_READY_TIMEOUT") or 60)
-# honcho gives its processes 5 s after SIGTERM before it kills them; this is on top of that.
-STOP_GRACE = 10.0
+# supervisord gives each process STOP_WAIT_SECONDS after SIGTERM before it kills its group;
+# this is on top of that.
+STOP_GRACE = supervisor.STOP_WAIT_SECONDS + 5.0
 # Every process of a run carries this variable, and so do the processes those start; it finds
-# the ones that escaped honcho (a process that made itself a new session, say, or the child of
+# the ones that escaped supervisord (a process that made itself a new session, say, or the child of
 # a release command cut short).
 RUN_ID_VARIABLE = "SHOPCTL_RUN_ID"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -88,8 +90,10 @@ class RunningStage:
         self.env = {**env, RUN_ID_VARIABLE: self.run_id}
         self.log_path = log_path
         self.base_url = f"http://127.0.0.1:{env['SHOP_PORT']}"
-        self.honcho: subprocess.Popen | None = None
+        self.files = supervisor.RunFiles.for_var_dir(Path(env["SHOP_VAR_DIR"]))
+        self.supervisord: subprocess.Popen | None = None
         self._release: subprocess.Popen | None = None
+        self._follower: supervisor.LogFollower | None = None
         self._log: TextIO | None = None
         self._seen: list[psutil.Process] = []
         self._previous_sigterm = None
@@ -135,33 +139,59 @@ class RunningStage:
             )
 
     def launch(self) -> None:
-        """Start the stage's long-running processes with honcho; do not wait for them."""
+        """Start the stage's long-running processes under supervisord; do not wait for them."""
         processes = self.stage.long_running()
-        self._say(f"shopctl: starting {', '.join(processes)} with honcho")
+        supervisor.write_config(self.stage, self.files)
+        self._say(
+            f"shopctl: starting {', '.join(processes)} under supervisord "
+            f"(`supervisorctl -c {self.files.config} status`)"
+        )
+        output = self._output()
+        self._follower = supervisor.LogFollower(
+            self.files, processes, output.get("stdout") or sys.stdout
+        )
+        self._follower.start()
         with _signals_held():
-            self.honcho = subprocess.Popen(
-                [sys.executable, "-m", "honcho", "start", "-f", "Procfile", *processes],
+            self.supervisord = subprocess.Popen(
+                [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.files.config)],
                 cwd=self.stage.path,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 # Its own process group: Ctrl-C in the terminal reaches only this tool, which
-                # then stops honcho in order, instead of every process getting SIGINT at once.
+                # then stops supervisord, which stops every program, instead of every process
+                # getting SIGINT at once.
                 start_new_session=True,
-                **self._output(),
+                **output,
             )
+        supervisord = self.supervisord
+        supervisor.wait_for_socket(self.files, alive=lambda: supervisord.poll() is None)
+        supervisor.write_state(
+            self.files,
+            pid=supervisord.pid,
+            run_id=self.run_id,
+            stage=self.stage.name,
+            port=int(self.env["SHOP_PORT"]),
+        )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Poll /api/health/ready/ until it answers 200; raise if it does not in time."""
-        honcho = self._started()
+        supervisord = self._started()
         url = f"{self.base_url}/api/health/ready/"
         deadline = time.monotonic() + timeout
         last_answer = "no answer"
         with httpx.Client(timeout=2, trust_env=False) as client:
             while True:
-                if honcho.poll() is not None:
+                if supervisord.poll() is not None:
                     raise ShopctlError(
                         f"{self.stage.name} stopped before it was ready "
-                        f"(honcho exit code {honcho.returncode})"
+                        f"(supervisord exit code {supervisord.returncode})"
+                    )
+                failed = supervisor.gave_up(self.files.log)
+                if failed:
+                    logs = ", ".join(str(self.files.program_log(name)) for name in failed)
+                    raise ShopctlError(
+                        f"{', '.join(failed)} of {self.stage.name} kept exiting as it started; "
+                        f"supervisord gave up (their output: {logs})"
                     )
                 try:
                     response = client.get(url)
@@ -179,15 +209,21 @@ class RunningStage:
         self._remember_processes()
 
     def wait(self) -> int:
-        """Wait until honcho ends by itself (a process died); return its exit code."""
+        """Wait until supervisord ends by itself (it should not); return its exit code."""
         return self._started().wait()
 
     def stopped_by_itself(self) -> int | None:
-        """honcho's exit code if the stage has stopped without being asked to, else None."""
-        return self.honcho.poll() if self.honcho else None
+        """supervisord's exit code if the stage stopped without being asked to, else None."""
+        return self.supervisord.poll() if self.supervisord else None
+
+    def deaths(self) -> dict[str, int]:
+        """{process: times it ended without being asked to} since the start: supervisord
+        restarted each of those."""
+        return supervisor.deaths(self.files.log)
 
     def stop(self) -> int:
-        """Stop every process of the run; return how many outlived honcho and were killed.
+        """Stop every process of the run; return how many outlived supervisord and had to be
+        killed.
 
         Safe to call at any moment and more than once. Ctrl-C and SIGTERM wait until it is
         done; a second one only hurries it (no more waiting for a graceful exit).
@@ -196,19 +232,24 @@ class RunningStage:
             if self._release and self._release.poll() is None:
                 _signal_group(self._release.pid, signal.SIGTERM)
                 _wait(self._release, 5, received)
-            if self.honcho and self.honcho.poll() is None:
+            if self.supervisord and self.supervisord.poll() is None:
                 self._remember_processes()
-                # honcho passes SIGTERM on to each process's group, and kills them after 5 s.
-                self.honcho.send_signal(signal.SIGTERM)
-                _wait(self.honcho, STOP_GRACE, received)
+                # supervisord stops every program (SIGTERM to its group, SIGKILL after
+                # STOP_WAIT_SECONDS), then exits.
+                self.supervisord.send_signal(signal.SIGTERM)
+                _wait(self.supervisord, STOP_GRACE, received)
+            if self._follower:
+                self._follower.stop()
+                self._follower = None
+            self.files.state.unlink(missing_ok=True)
             leftovers = self._stop_leftovers()
             self._close_log()
         return leftovers
 
     def _started(self) -> subprocess.Popen:
-        if self.honcho is None:
+        if self.supervisord is None:
             raise ShopctlError(f"{self.stage.name}'s processes were not started")
-        return self.honcho
+        return self.supervisord
 
     def _output(self) -> dict:
         """Where the processes write: the terminal, or the log file if the run has one."""
@@ -228,15 +269,15 @@ class RunningStage:
             self._log = None
 
     def _remember_processes(self) -> None:
-        """Note honcho's descendants while the tree is intact: once honcho is gone, an orphan
-        is the child of init and no longer shows up under it."""
-        if self.honcho is None:
+        """Note supervisord's descendants while the tree is intact: once it is gone, an
+        orphan is the child of init and no longer shows up under it."""
+        if self.supervisord is None:
             return
         with contextlib.suppress(psutil.NoSuchProcess):
-            self._seen = psutil.Process(self.honcho.pid).children(recursive=True)
+            self._seen = psutil.Process(self.supervisord.pid).children(recursive=True)
 
     def _stop_leftovers(self) -> int:
-        """Kill what outlived honcho; return how many processes that was."""
+        """Kill what outlived supervisord; return how many processes that was."""
         leftovers = self._leftovers()
         # Processes signalled a moment ago may still be on their way out: give them a moment.
         deadline = time.monotonic() + 2
@@ -257,7 +298,8 @@ class RunningStage:
         return len(leftovers)
 
     def _leftovers(self) -> list[psutil.Process]:
-        """The processes of this run still alive: seen under honcho, or carrying the run id."""
+        """The processes of this run still alive: seen under supervisord, or carrying the run
+        id."""
         found = {process.pid: process for process in self._seen}
         found.update((process.pid, process) for process in processes_of_run(self.run_id))
         found.pop(os.getpid(), None)

@@ -84,7 +84,7 @@ class Stage:
         return self.processes().get(RELEASE)
 
     def long_running(self) -> list[str]:
-        """The names of the processes honcho starts and keeps running."""
+        """The names of the processes started after the release and kept running."""
         return [name for name in self.processes() if name != RELEASE]
 
     def has_proxy(self) -> bool:

@@ -35,7 +35,7 @@ def run(stage_number: str) -> int:
                 extra += _route_table(running.base_url)
             print(_banner(stage.name, running.base_url, env, extra))
             returncode = running.wait()
-            print(f"shopctl: {stage.name} stopped by itself (honcho exit code {returncode})")
+            print(f"shopctl: {stage.name} stopped by itself (supervisord exit code {returncode})")
     except KeyboardInterrupt:
         print(f"shopctl: {stage.name} stopped")
         return 130

@@ -158,15 +158,22 @@ def check_stage(stage: Stage, steps: Steps) -> None:
                 steps.not_run(stage, "locust", "the stage did not start")
         finally:
             with steps.step(stage, "stop") as step:
-                # A process that died during the tests stops the whole stage (honcho does that).
+                # supervisord restarts a process that dies and the stage goes on serving, so
+                # the tests may pass regardless: a death is a failure all the same.
                 died = running.stopped_by_itself() if running else None
+                deaths = running.deaths() if running else {}
                 leftovers = running.stop() if running else 0
                 if running is None:
                     step.detail = "nothing was started"
                 elif died is not None and ready:
-                    step.fail(f"the stage had stopped by itself (honcho exit code {died})")
+                    step.fail(f"the stage had stopped by itself (supervisord exit code {died})")
+                elif deaths and ready:
+                    step.fail(
+                        "died and restarted during the tests: "
+                        + ", ".join(f"{name} {count}x" for name, count in deaths.items())
+                    )
                 elif leftovers:
-                    step.fail(f"{leftovers} process(es) outlived honcho and had to be killed")
+                    step.fail(f"{leftovers} process(es) outlived supervisord and had to be killed")
     if not ready:
         _show_log(log_path)
     elif not all(step.passed for step in steps.done[-3:]):
