@@ -171,6 +171,7 @@ class RunningStage:
             run_id=self.run_id,
             stage=self.stage.name,
             port=int(self.env["SHOP_PORT"]),
+            real_broker="BROKER_URL" in self.env,
         )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
