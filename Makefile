@@ -42,7 +42,7 @@ help:
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
 	@echo "  fault   FAULT=\"kill payments\": break one part of the running stage (without FAULT: the list)"
-	@echo "  invariants  do the running or stopped stage's books agree? (money, orders, stock, emails)"
+	@echo "  invariants  do the stage's books agree? (charges = confirmed orders, emails; stage 04: stock too)"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"

@@ -36,7 +36,7 @@ GROUP = "stage"
 START_SECONDS = 1
 START_RETRIES = 5
 # SIGTERM, then SIGKILL to the program's process group after this many seconds.
-STOP_WAIT_SECONDS = 5
+STOP_WAIT_SECONDS = 10  # docker compose stop's default; a loaded machine needs it
 # A unix socket's path must fit in sun_path (108 bytes on Linux, 104 on macOS).
 MAX_SOCKET_PATH = 100
 # supervisord's own log says when a program ended without being asked to:
