@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
@@ -32,11 +33,19 @@ STAGE = find_stage("04")
 SECONDS_TO_COME_BACK = 20  # supervisord restarts at once; the process needs a few s to serve
 
 
+def database_name(purpose: str) -> str:
+    """Real mode: a database named after the caller's own (`shop_ci` -> `shop_ci_faults`), so
+    that runs of this suite by different people on one PostgreSQL do not meet."""
+    url = os.environ.get("DATABASE_URL")
+    own = urlsplit(url).path.lstrip("/") if url else ""
+    return f"{own or 'shop_04'}_{purpose}"
+
+
 @pytest.fixture(scope="module")
 def stage_04(tmp_path_factory) -> Iterator[RunningStage]:
     var_dir = tmp_path_factory.mktemp("stage-04")
     env = isolated_environment(
-        port=free_port(STAGE.port_offsets()), var_dir=var_dir, database="shop_04_supervision"
+        port=free_port(STAGE.port_offsets()), var_dir=var_dir, database=database_name("faults")
     )
     with started(STAGE, env, log_path=var_dir / "processes.log") as running:
         yield running
