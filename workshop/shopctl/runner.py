@@ -9,6 +9,7 @@ printing the banner, while stopping), every process the run started is stopped o
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -243,6 +244,8 @@ class RunningStage:
                 self._follower.stop()
                 self._follower = None
             self.files.state.unlink(missing_ok=True)
+            if self.files.socket.parent != self.files.folder:  # the /tmp folder of a deep path
+                shutil.rmtree(self.files.socket.parent, ignore_errors=True)
             leftovers = self._stop_leftovers()
             self._close_log()
         return leftovers
