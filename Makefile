@@ -18,6 +18,7 @@ DURATION = 60s
 HOST =
 MODE =
 EXERCISE =
+FAULT =
 QUICK =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
@@ -27,7 +28,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare bench protos lock lint clean
+.PHONY: help doctor run test check load compare bench fault invariants protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -40,13 +41,16 @@ help:
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
+	@echo "  fault   FAULT=\"kill payments\": break one part of the running stage (without FAULT: the list)"
+	@echo "  invariants  do the stage's books agree? (charges = confirmed orders, emails; stage 04: stock too)"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
 	@echo
 	@echo "variables:"
-	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare: one or more, STAGE=\"01 02\""
+	@echo "  FAULT=\"…\"        fault: e.g. \"pause inventory 20s\", \"latency payments 800ms 30s\", \"broker 30s\""
+	@echo "  STAGE=NN         run, load, fault, invariants: the stage (default 01); test, compare: one or more, STAGE=\"01 02\""
 	@echo "                   (default: every stage)"
 	@echo "  USERS=$(USERS)         load, compare: simulated users"
 	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
@@ -69,6 +73,12 @@ test: $(VENV_STAMP)
 
 check: $(VENV_STAMP)
 	$(SHOPCTL) check $(EXERCISE)
+
+fault: $(VENV_STAMP)
+	$(SHOPCTL) fault --stage $(or $(STAGE),01) $(FAULT)
+
+invariants: $(VENV_STAMP)
+	$(SHOPCTL) invariants --stage $(or $(STAGE),01)
 
 load: $(VENV_STAMP)
 	$(SHOPCTL) load --stage $(or $(STAGE),01) --users $(USERS) --spawn-rate $(SPAWN_RATE) \

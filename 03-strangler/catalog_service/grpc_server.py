@@ -36,7 +36,7 @@ from kernel.http import Product, request_id_var, valid_request_id
 from kernel.money import CURRENCY
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
-from . import products
+from . import faults, products
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,7 @@ def build_server(
     does, when it shuts down)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="catalog-grpc"),
+        interceptors=faults.interceptors(),  # `make fault`'s latency and errors, when asked
         # Fail to start when the port is taken, rather than share it with whatever holds it
         # (gRPC sets SO_REUSEPORT by default: two catalog services would split the calls).
         options=[("grpc.so_reuseport", 0)],

@@ -37,7 +37,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from chassis import grpc_errors
+from chassis import faults, grpc_errors
 from chassis.request_ids import METADATA_KEY, request_id_var, valid_request_id
 
 logger = logging.getLogger("chassis.grpc")
@@ -99,6 +99,7 @@ def build_server(
     service_names = list(service_names)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
+        interceptors=faults.interceptors(),  # `make fault`'s latency and errors, when asked
         # Fail to start when the port is taken, rather than share it with whatever holds it
         # (gRPC sets SO_REUSEPORT by default: two servers would split the calls).
         options=[("grpc.so_reuseport", 0)],

@@ -5,14 +5,14 @@ With stage 04 running in embedded mode (`make run STAGE=04`, data in var/04-serv
     .venv/bin/python workshop/experiments/kill_mid_checkout.py count          # the books
     .venv/bin/python workshop/experiments/kill_mid_checkout.py run --kill-after 2.5
     .venv/bin/python workshop/experiments/kill_mid_checkout.py count          # after the crash
-    make run STAGE=04          # again: saga-recovery ends what the crash left half-way
     .venv/bin/python workshop/experiments/kill_mid_checkout.py count          # 40 s later
 
 `run` starts CHECKOUTS clients, each buying two products (ids 1..10) in a loop, and after
 --kill-after seconds sends SIGKILL to the orders service's gRPC server: no goodbye, as a
-crash. honcho then stops the stage. `count` reads the services' own databases and prints
-what must always agree: approved charges and confirmed orders (count and amount), stock
-gone and units sold, sagas not ended.
+crash. supervisord restarts it alone (the stage's log says so) and saga-recovery ends what
+the crash left half-way, 30 s after its last move. `count` reads the services' own databases
+and prints what must always agree: approved charges and confirmed orders (count and amount),
+stock gone and units sold, sagas not ended.
 
 A stage started with SHOP_PORT=<port> make run STAGE=04 is found with the same SHOP_PORT
 here; only that stage's orders service is killed, never another one on the same machine.
@@ -122,7 +122,7 @@ def orders_service_pid() -> int | None:
     for process in psutil.process_iter(["cmdline"]):
         try:
             command = process.info["cmdline"] or []
-            # The server itself, not the /bin/sh -c that honcho starts it with.
+            # The server itself, not a shell that started it (`docker compose` runs one).
             python = bool(command) and Path(command[0]).name.startswith("python")
             if not python or command[1:4] != ["-m", "orders", "serve_grpc"]:
                 continue

@@ -10,6 +10,8 @@ from shopctl.commands.bench import bench
 from shopctl.commands.check import check
 from shopctl.commands.compare import compare
 from shopctl.commands.doctor import doctor
+from shopctl.commands.fault import fault
+from shopctl.commands.invariants import invariants
 from shopctl.commands.load import load
 from shopctl.commands.run import run
 from shopctl.commands.test import test
@@ -67,6 +69,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     check_parser.add_argument(
         "exercise", nargs="?", help="the exercise's id, e.g. 03-route-inventory"
     )
+    fault_parser = commands.add_parser(
+        "fault", help="break one part of a running stage for a while (no fault: the list)"
+    )
+    fault_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
+    fault_parser.add_argument("fault", nargs="*", help='e.g. kill payments, "pause inventory 20s"')
+    invariants_parser = commands.add_parser(
+        "invariants", help="do a stage's books agree? (money, orders, stock, emails)"
+    )
+    invariants_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
     return parser.parse_args(argv)
 
 
@@ -114,6 +125,10 @@ def main(argv: list[str]) -> int:
             return check(arguments.exercise)
         if arguments.command == "doctor":
             return doctor(quick=arguments.quick)
+        if arguments.command == "fault":
+            return fault(arguments.stage, arguments.fault)
+        if arguments.command == "invariants":
+            return invariants(arguments.stage)
         if arguments.command == "compare":
             return compare(
                 arguments.stages,

@@ -53,9 +53,11 @@ def stage_environment(
 
 
 def run_environment(stage: Stage) -> dict[str, str]:
-    """For `run`: SHOP_PORT or 8000, data kept in var/<stage>/, DATABASE_URL as it is."""
+    """For `run`: SHOP_PORT or 8000, data kept in SHOP_VAR_DIR or var/<stage>/, DATABASE_URL
+    as it is."""
     port = int(os.environ.get("SHOP_PORT") or DEFAULT_PORT)
-    return stage_environment(port=port, var_dir=VAR_DIR / stage.name)
+    var_dir = Path(os.environ.get("SHOP_VAR_DIR") or VAR_DIR / stage.name)
+    return stage_environment(port=port, var_dir=var_dir)
 
 
 def isolated_environment(*, port: int, var_dir: Path, database: str) -> dict[str, str]:

@@ -1,31 +1,43 @@
-"""Start a stage (release, then its processes under honcho), wait until it answers, stop it."""
+"""Start a stage (release, then its processes under supervisord), wait until it answers, stop
+it.
+
+A stage's lifetime belongs to one object, `RunningStage`, used as a context manager by every
+command that starts a stage: whatever ends the block (the command's work done, an error,
+Ctrl-C, SIGTERM) at whatever moment (during the release, while waiting for readiness, while
+printing the banner, while stopping), every process the run started is stopped on the way out.
+"""
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 import httpx
 import psutil  # comes with Locust; finds the processes a stage leaves behind
 
-from shopctl import ShopctlError
+from shopctl import ShopctlError, supervisor
 from shopctl.stages import Stage
 
 # Seconds from starting the processes to the first 200 of /api/health/ready/ (the release
 # command, migrate and seed, runs before and is not counted). Slow machine? Raise it.
 READY_TIMEOUT = float(os.environ.get("SHOPCTL_READY_TIMEOUT") or 60)
-# honcho gives its processes 5 s after SIGTERM before it kills them; this is on top of that.
-STOP_GRACE = 10.0
+# supervisord gives each process STOP_WAIT_SECONDS after SIGTERM before it kills its group;
+# this is on top of that.
+STOP_GRACE = supervisor.STOP_WAIT_SECONDS + 5.0
 # Every process of a run carries this variable, and so do the processes those start; it finds
-# the ones that escaped honcho (a process that made itself a new session, say).
+# the ones that escaped supervisord (a process that made itself a new session, say, or the child of
+# a release command cut short).
 RUN_ID_VARIABLE = "SHOPCTL_RUN_ID"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def port_is_free(port: int) -> bool:
@@ -62,35 +74,126 @@ def health(base_url: str) -> dict | None:
 
 
 class RunningStage:
-    """The processes of one started stage, and how to stop every one of them."""
+    """One run of a stage: its release, its processes, and how to stop every one of them.
 
-    def __init__(
-        self,
-        stage: Stage,
-        env: dict[str, str],
-        honcho: subprocess.Popen,
-        run_id: str,
-        log: TextIO | None,
-    ):
+        with RunningStage(stage, env) as running:   # nothing started yet
+            running.start()                        # release, processes, wait until ready
+            ...                                    # leaving the block stops them all
+
+    Inside the block Ctrl-C and SIGTERM both raise KeyboardInterrupt, so a command has one
+    path to handle; the few steps that must not be cut in half (starting a process and
+    noting it, stopping them all) hold those signals until they are done.
+    """
+
+    def __init__(self, stage: Stage, env: dict[str, str], *, log_path: Path | None = None):
         self.stage = stage
-        self.env = env
-        self.honcho = honcho
-        self.run_id = run_id
-        self.log = log
+        self.run_id = uuid.uuid4().hex
+        self.env = {**env, RUN_ID_VARIABLE: self.run_id}
+        self.log_path = log_path
         self.base_url = f"http://127.0.0.1:{env['SHOP_PORT']}"
+        self.files = supervisor.RunFiles.for_var_dir(Path(env["SHOP_VAR_DIR"]))
+        self.supervisord: subprocess.Popen | None = None
+        self._release: subprocess.Popen | None = None
+        self._follower: supervisor.LogFollower | None = None
+        self._log: TextIO | None = None
         self._seen: list[psutil.Process] = []
+        self._previous_sigterm = None
+
+    def __enter__(self) -> "RunningStage":
+        if _in_main_thread():
+            # SIGTERM (`kill`, `docker stop`, a CI runner's timeout) takes Ctrl-C's path.
+            self._previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        if exc_type is KeyboardInterrupt:
+            print(f"\nshopctl: stopping {self.stage.name}…", flush=True)
+        try:
+            self.stop()
+        finally:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+
+    def start(self) -> None:
+        """Release, start the processes, wait until the stage answers."""
+        self.release()
+        self.launch()
+        self.wait_ready()
+
+    def release(self) -> None:
+        """Run the stage's one-off `release:` command (migrate, seed) to completion."""
+        command = self.stage.release_command()
+        if not command:
+            return
+        self._say(f"shopctl: release: {command}")
+        with _signals_held():
+            # Its own session, like the processes after it: on Ctrl-C `stop` ends the whole
+            # command, the shell and what it started, rather than the shell alone.
+            self._release = subprocess.Popen(
+                command, shell=True, cwd=self.stage.path, env=self.env,
+                stdin=subprocess.DEVNULL, start_new_session=True, **self._output(),
+            )  # fmt: skip
+        returncode = self._release.wait()
+        if returncode != 0:
+            raise ShopctlError(
+                f"{self.stage.name}'s release command failed (exit code {returncode})"
+            )
+
+    def launch(self) -> None:
+        """Start the stage's long-running processes under supervisord; do not wait for them."""
+        processes = self.stage.long_running()
+        supervisor.write_config(self.stage, self.files)
+        self._say(
+            f"shopctl: starting {', '.join(processes)} under supervisord "
+            f"(`supervisorctl -c {self.files.config} status`)"
+        )
+        output = self._output()
+        self._follower = supervisor.LogFollower(
+            self.files, processes, output.get("stdout") or sys.stdout
+        )
+        self._follower.start()
+        with _signals_held():
+            self.supervisord = subprocess.Popen(
+                [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.files.config)],
+                cwd=self.stage.path,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                # Its own process group: Ctrl-C in the terminal reaches only this tool, which
+                # then stops supervisord, which stops every program, instead of every process
+                # getting SIGINT at once.
+                start_new_session=True,
+                **output,
+            )
+        supervisord = self.supervisord
+        supervisor.wait_for_socket(self.files, alive=lambda: supervisord.poll() is None)
+        supervisor.write_state(
+            self.files,
+            pid=supervisord.pid,
+            run_id=self.run_id,
+            stage=self.stage.name,
+            port=int(self.env["SHOP_PORT"]),
+            real_broker="BROKER_URL" in self.env,
+        )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Poll /api/health/ready/ until it answers 200; raise if it does not in time."""
+        supervisord = self._started()
         url = f"{self.base_url}/api/health/ready/"
         deadline = time.monotonic() + timeout
         last_answer = "no answer"
         with httpx.Client(timeout=2, trust_env=False) as client:
             while True:
-                if self.honcho.poll() is not None:
+                if supervisord.poll() is not None:
                     raise ShopctlError(
                         f"{self.stage.name} stopped before it was ready "
-                        f"(honcho exit code {self.honcho.returncode})"
+                        f"(supervisord exit code {supervisord.returncode})"
+                    )
+                failed = supervisor.gave_up(self.files.log)
+                if failed:
+                    logs = ", ".join(str(self.files.program_log(name)) for name in failed)
+                    raise ShopctlError(
+                        f"{', '.join(failed)} of {self.stage.name} kept exiting as it started; "
+                        f"supervisord gave up (their output: {logs})"
                     )
                 try:
                     response = client.get(url)
@@ -108,36 +211,77 @@ class RunningStage:
         self._remember_processes()
 
     def wait(self) -> int:
-        """Wait until honcho ends by itself (a process died); return its exit code."""
-        returncode = self.honcho.wait()
-        self._stop_leftovers()
-        _close(self.log)
-        return returncode
+        """Wait until supervisord ends by itself (it should not); return its exit code."""
+        return self._started().wait()
+
+    def stopped_by_itself(self) -> int | None:
+        """supervisord's exit code if the stage stopped without being asked to, else None."""
+        return self.supervisord.poll() if self.supervisord else None
+
+    def deaths(self) -> dict[str, int]:
+        """{process: times it ended without being asked to} since the start: supervisord
+        restarted each of those."""
+        return supervisor.deaths(self.files.log)
 
     def stop(self) -> int:
-        """Stop every process of the stage; return how many outlived honcho and were killed."""
-        if self.honcho.poll() is None:
-            self._remember_processes()
-            # honcho passes SIGTERM on to each process's group, and kills them after 5 s.
-            self.honcho.send_signal(signal.SIGTERM)
-            try:
-                self.honcho.wait(STOP_GRACE)
-            except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                # Stuck, or a second Ctrl-C: no more waiting.
-                _kill_group(self.honcho.pid)
-                self.honcho.wait()
-        leftovers = self._stop_leftovers()
-        _close(self.log)
+        """Stop every process of the run; return how many outlived supervisord and had to be
+        killed.
+
+        Safe to call at any moment and more than once. Ctrl-C and SIGTERM wait until it is
+        done; a second one only hurries it (no more waiting for a graceful exit).
+        """
+        with _signals_held() as received:
+            if self._release and self._release.poll() is None:
+                _signal_group(self._release.pid, signal.SIGTERM)
+                _wait(self._release, 5, received)
+            if self.supervisord and self.supervisord.poll() is None:
+                self._remember_processes()
+                # supervisord stops every program (SIGTERM to its group, SIGKILL after
+                # STOP_WAIT_SECONDS), then exits.
+                self.supervisord.send_signal(signal.SIGTERM)
+                _wait(self.supervisord, STOP_GRACE, received)
+            if self._follower:
+                self._follower.stop()
+                self._follower = None
+            self.files.state.unlink(missing_ok=True)
+            if self.files.socket.parent != self.files.folder:  # the /tmp folder of a deep path
+                shutil.rmtree(self.files.socket.parent, ignore_errors=True)
+            leftovers = self._stop_leftovers()
+            self._close_log()
         return leftovers
 
+    def _started(self) -> subprocess.Popen:
+        if self.supervisord is None:
+            raise ShopctlError(f"{self.stage.name}'s processes were not started")
+        return self.supervisord
+
+    def _output(self) -> dict:
+        """Where the processes write: the terminal, or the log file if the run has one."""
+        if self.log_path is None:
+            return {}
+        if self._log is None:
+            self._log = self.log_path.open("a")
+        return {"stdout": self._log, "stderr": subprocess.STDOUT}
+
+    def _say(self, line: str) -> None:
+        output = self._output().get("stdout") or sys.stdout
+        print(line, file=output, flush=True)
+
+    def _close_log(self) -> None:
+        if self._log:
+            self._log.close()
+            self._log = None
+
     def _remember_processes(self) -> None:
-        """Note honcho's descendants while the tree is intact: once honcho is gone, an orphan
-        is the child of init and no longer shows up under it."""
+        """Note supervisord's descendants while the tree is intact: once it is gone, an
+        orphan is the child of init and no longer shows up under it."""
+        if self.supervisord is None:
+            return
         with contextlib.suppress(psutil.NoSuchProcess):
-            self._seen = psutil.Process(self.honcho.pid).children(recursive=True)
+            self._seen = psutil.Process(self.supervisord.pid).children(recursive=True)
 
     def _stop_leftovers(self) -> int:
-        """Kill what outlived honcho; return how many processes that was."""
+        """Kill what outlived supervisord; return how many processes that was."""
         leftovers = self._leftovers()
         # Processes signalled a moment ago may still be on their way out: give them a moment.
         deadline = time.monotonic() + 2
@@ -158,79 +302,78 @@ class RunningStage:
         return len(leftovers)
 
     def _leftovers(self) -> list[psutil.Process]:
-        """The processes of this run still alive: seen under honcho, or carrying the run id."""
+        """The processes of this run still alive: seen under supervisord, or carrying the run
+        id."""
         found = {process.pid: process for process in self._seen}
-        for process in psutil.process_iter():
-            try:
-                if process.environ().get(RUN_ID_VARIABLE) == self.run_id:
-                    found[process.pid] = process
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue  # gone meanwhile, a zombie, or not ours to read
+        found.update((process.pid, process) for process in processes_of_run(self.run_id))
         found.pop(os.getpid(), None)
         return [process for process in found.values() if _alive(process)]
 
 
-def release(stage: Stage, env: dict[str, str], *, log: TextIO | None = None) -> None:
-    """Run the stage's one-off `release:` command (migrate, seed) to completion."""
-    command = stage.release_command()
-    if not command:
+@contextlib.contextmanager
+def started(
+    stage: Stage, env: dict[str, str], *, log_path: Path | None = None
+) -> Iterator[RunningStage]:
+    """The stage released, started and ready for the block; stopped when the block ends."""
+    with RunningStage(stage, env, log_path=log_path) as running:
+        running.start()
+        yield running
+
+
+def release(stage: Stage, env: dict[str, str], *, log_path: Path | None = None) -> None:
+    """Only the stage's release command (migrate, seed), with the same care on Ctrl-C."""
+    with RunningStage(stage, env, log_path=log_path) as running:
+        running.release()
+
+
+def processes_of_run(run_id: str) -> list[psutil.Process]:
+    """Every process alive that carries this run's id in its environment."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(RUN_ID_VARIABLE) == run_id:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue  # gone meanwhile, a zombie, or not ours to read
+    return found
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt if one
+    came: a process started and not yet noted, or a stop done by half, would leave processes
+    behind. The block may read the list of signals received to hurry up."""
+    received: list[int] = []
+    if not _in_main_thread():  # only the main thread receives signals in Python
+        yield received
         return
-    redirect = {"stdout": log, "stderr": subprocess.STDOUT} if log else {}
-    _say(log, f"shopctl: release: {command}")
-    result = subprocess.run(command, shell=True, cwd=stage.path, env=env, **redirect)
-    if result.returncode != 0:
-        raise ShopctlError(f"{stage.name}'s release command failed (exit code {result.returncode})")
-
-
-def launch(stage: Stage, env: dict[str, str], *, log_path: Path | None = None) -> RunningStage:
-    """Run the stage's release command, then start its processes with honcho; do not wait.
-
-    Their output goes to the terminal, or to log_path if given.
-    """
-    run_id = uuid.uuid4().hex
-    env = {**env, RUN_ID_VARIABLE: run_id}
-    log = log_path.open("a") if log_path else None
-    redirect = {"stdout": log, "stderr": subprocess.STDOUT} if log else {}
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        signal.signal(number, lambda number, frame: received.append(number))
     try:
-        release(stage, env, log=log)
-    except ShopctlError:
-        _close(log)
-        raise
-
-    processes = stage.long_running()
-    _say(log, f"shopctl: starting {', '.join(processes)} with honcho")
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "start", "-f", "Procfile", *processes],
-        cwd=stage.path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        # Its own process group: Ctrl-C in the terminal reaches only this tool, which then
-        # stops honcho in order, instead of every process getting SIGINT at once.
-        start_new_session=True,
-        **redirect,
-    )
-    return RunningStage(stage, env, honcho, run_id, log)
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise KeyboardInterrupt
 
 
-def start(stage: Stage, env: dict[str, str], *, log_path: Path | None = None) -> RunningStage:
-    """Launch the stage and wait until it is ready. If it never is, or on Ctrl-C, whatever
-    was started is stopped before the exception goes on."""
-    running = launch(stage, env, log_path=log_path)
-    try:
-        running.wait_ready()
-    except BaseException:
-        running.stop()
-        raise
-    return running
+def _wait(process: subprocess.Popen, timeout: float, received: list[int]) -> None:
+    """Wait for the process to end; kill its group after `timeout` s, or at once when a
+    second Ctrl-C arrives meanwhile."""
+    deadline = time.monotonic() + timeout
+    already = len(received)
+    while process.poll() is None:
+        if time.monotonic() > deadline or len(received) > already:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            return
+        time.sleep(0.05)
 
 
-def _say(log: TextIO | None, line: str) -> None:
-    print(line, file=log or sys.stdout)
-
-
-def _close(log: TextIO | None) -> None:
-    if log:
-        log.close()
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -241,6 +384,6 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+def _signal_group(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, number)

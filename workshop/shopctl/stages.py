@@ -15,6 +15,7 @@ STAGE_FOLDER = re.compile(r"^(?P<number>\d\d)-[a-z0-9-]+$")
 # The same rule honcho uses for a Procfile line: `name: command`.
 PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
 RELEASE = "release"
+PROXY = "proxy"
 # How a Procfile puts a process on a port of its own: `$((${SHOP_PORT:-8000} + 10))`.
 PUBLIC_PORT = re.compile(r"\$\{SHOP_PORT:-\d+\}(?!\s*\+)")
 PORT_OFFSET = re.compile(r"\$\(\(\s*\$\{SHOP_PORT:-\d+\}\s*\+\s*(?P<offset>\d+)\s*\)\)")
@@ -83,8 +84,12 @@ class Stage:
         return self.processes().get(RELEASE)
 
     def long_running(self) -> list[str]:
-        """The names of the processes honcho starts and keeps running."""
+        """The names of the processes started after the release and kept running."""
         return [name for name in self.processes() if name != RELEASE]
+
+    def has_proxy(self) -> bool:
+        """Whether a strangler proxy (stage 03's `proxy:` process) fronts the stage."""
+        return PROXY in self.processes()
 
 
 def all_stages() -> list[Stage]:

@@ -32,7 +32,7 @@ from shopctl import ShopctlError
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
 from shopctl.env import mode as run_mode
 from shopctl.report import machine
-from shopctl.runner import RunningStage, free_port, release, start
+from shopctl.runner import RunningStage, free_port, release, started
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
 
 WORKSHOP = REPO_ROOT / "workshop"
@@ -110,9 +110,8 @@ def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> lis
         port=free_port(stage.port_offsets()), var_dir=var_dir, database="shop_01_bench"
     )
     print(f"[ceiling] start {stage.name} (log in {var_dir}/processes.log)")
-    running = start(stage, env, log_path=var_dir / "processes.log")
     rows = []
-    try:
+    with started(stage, env, log_path=var_dir / "processes.log") as running:
         for what, path in (
             ("minimal DRF endpoint (GET /api/health/)", "/api/health/"),
             ("product list (GET /api/products/, 20 rows)", "/api/products/"),
@@ -122,8 +121,6 @@ def _ceiling(stage: Stage, report_dir: Path, requests: int, seconds: int) -> lis
             measured = measure(running.base_url + path, requests, seconds)
             print(f"[ceiling] {stage.name} {path}: {_describe(measured)}")
             rows.append(Row(f"{stage.name}: {what}", "bare WSGI on gunicorn", floor, measured))
-    finally:
-        running.stop()
     return rows
 
 
@@ -143,12 +140,9 @@ def _stage_03_costs(stages: list[Stage], requests: int, seconds: int) -> list[Ro
         port=free_port(stage.port_offsets()), var_dir=var_dir, database="shop_03_bench"
     )
     print(f"[stage 03] start {stage.name} (log in {var_dir}/processes.log)")
-    running = start(stage, env, log_path=var_dir / "processes.log")
-    try:
+    with started(stage, env, log_path=var_dir / "processes.log") as running:
         rows = [_proxy_cost(running, proxy_row, requests, seconds)]
         rows.append(_grpc_hop(running, hop_row, requests))
-    finally:
-        running.stop()
     return rows
 
 
@@ -210,11 +204,12 @@ def _count_queries(stage: Stage, report_dir: Path) -> dict[str, int] | str:
         port=free_port(stage.port_offsets()), var_dir=var_dir, database=f"shop_{stage.number}_bench"
     )
     log_path = report_dir / f"queries-{stage.name}.log"
-    with log_path.open("w") as log:
-        try:
-            release(stage, env, log=log)
-        except ShopctlError as error:
-            return f"not counted: {error}"
+    log_path.unlink(missing_ok=True)
+    try:
+        release(stage, env, log_path=log_path)
+    except ShopctlError as error:
+        return f"not counted: {error}"
+    with log_path.open("a") as log:
         result = subprocess.run(
             [sys.executable, str(COUNT_QUERIES)],
             cwd=stage.path,

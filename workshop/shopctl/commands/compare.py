@@ -19,7 +19,7 @@ from shopctl.env import VAR_DIR, isolated_environment, tool_environment
 from shopctl.env import mode as run_mode
 from shopctl.locust_run import aggregated, locust_command, read_stats, seconds_of
 from shopctl.report import StageRun, chart, group_table, machine, markdown, stage_table
-from shopctl.runner import RunningStage, free_port, start
+from shopctl.runner import RunningStage, free_port
 from shopctl.stages import Stage, all_stages, find_stage
 
 # Read before measuring: a web worker's first requests import and build what the next ones
@@ -123,21 +123,23 @@ def _measure(
         database=f"shop_{stage.number}_compare",
     )
     print(f"{label} start: migrate, seed, wait until ready (log in {var_dir}/processes.log)")
-    try:
-        running = start(stage, env, log_path=var_dir / "processes.log")
-    except ShopctlError as error:
-        print(f"{label} did not start: {error}")
-        return StageRun(stage=stage.name, csv_prefix=csv_prefix, error=f"did not start: {error}")
-    try:
-        _warm_up(running.base_url)
-        exit_code = _load(running, csv_prefix, label, users, spawn_rate, seconds)
-    except (ShopctlError, httpx.HTTPError) as error:
-        # One stage that hangs or breaks must not cost the others their report.
-        print(f"{label} failed: {error}")
-        return StageRun.read(stage.name, csv_prefix, exit_code=None, error=str(error))
-    finally:
+    # Stopped when this block ends, however it ends (Ctrl-C included).
+    with RunningStage(stage, env, log_path=var_dir / "processes.log") as running:
+        try:
+            running.start()
+        except ShopctlError as error:
+            print(f"{label} did not start: {error}")
+            return StageRun(
+                stage=stage.name, csv_prefix=csv_prefix, error=f"did not start: {error}"
+            )
+        try:
+            _warm_up(running.base_url)
+            exit_code = _load(running, csv_prefix, label, users, spawn_rate, seconds)
+        except (ShopctlError, httpx.HTTPError) as error:
+            # One stage that hangs or breaks must not cost the others their report.
+            print(f"{label} failed: {error}")
+            return StageRun.read(stage.name, csv_prefix, exit_code=None, error=str(error))
         print(f"{label} stop")
-        running.stop()
     return StageRun.read(stage.name, csv_prefix, exit_code)
 
 

@@ -25,7 +25,7 @@ from shopctl.env import (
     redact,
     tool_environment,
 )
-from shopctl.runner import free_port, port_is_free, start
+from shopctl.runner import free_port, port_is_free, started
 from shopctl.stages import REPO_ROOT, Stage, all_stages
 
 MINIMUM_PYTHON = (3, 11)
@@ -154,20 +154,20 @@ def real_mode(env: dict[str, str]) -> list[Finding]:
 def stage_starts(stage: Stage) -> Finding:
     """Start the stage on free ports, wait for its readiness, stop it."""
     var_dir = VAR_DIR / "doctor" / stage.name
-    started = time.monotonic()
+    began = time.monotonic()
     try:
         env = isolated_environment(
             port=free_port(stage.port_offsets()),
             var_dir=var_dir,
             database=f"shop_{stage.number}_doctor",
         )
-        running = start(stage, env, log_path=var_dir / "processes.log")
+        with started(stage, env, log_path=var_dir / "processes.log"):
+            pass  # started and ready is all this check asks; leaving the block stops it
     except ShopctlError as error:
         return Finding(
             stage.name, False, f"{error} (its processes' log: {var_dir / 'processes.log'})"
         )
-    running.stop()
-    return Finding(stage.name, True, f"started and ready in {time.monotonic() - started:.0f} s")
+    return Finding(stage.name, True, f"started and ready in {time.monotonic() - began:.0f} s")
 
 
 def doctor(*, quick: bool = False) -> int:

@@ -1,5 +1,6 @@
 """`shopctl load`: a Locust load run against a stage, with CSV and HTML reports."""
 
+import contextlib
 import os
 import subprocess
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from shopctl import ShopctlError
 from shopctl.env import DEFAULT_PORT, VAR_DIR, isolated_environment, tool_environment
 from shopctl.locust_run import locust_command, read_stats, table
-from shopctl.runner import RunningStage, free_port, health, start
+from shopctl.runner import RunningStage, free_port, health
 from shopctl.stages import Stage, find_stage
 
 
@@ -22,49 +23,47 @@ def load(
     timestamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report_dir = VAR_DIR / "reports" / f"load-{stage.name}-{timestamp}"
 
-    running: RunningStage | None = None
     already_running = None if host else _running_stage(stage)
-    if host:
-        target, env = host.rstrip("/"), tool_environment()
-        print(f"shopctl: loading {target} with {stage.name}'s locustfile")
-    elif already_running:
-        target, env = already_running, tool_environment()
-        print(f"shopctl: loading the {stage.name} already running at {target}")
-    else:
-        var_dir = VAR_DIR / "load" / stage.name
-        env = isolated_environment(
-            port=free_port(stage.port_offsets()),
-            var_dir=var_dir,
-            database=f"shop_{stage.number}_load",
-        )
-        log_path = var_dir / "processes.log"
-        print(f"shopctl: starting {stage.name} for this run (log in {log_path})…")
-        running = start(stage, env, log_path=log_path)
-        target = running.base_url
+    with contextlib.ExitStack() as lifetime:
+        if host:
+            target, env = host.rstrip("/"), tool_environment()
+            print(f"shopctl: loading {target} with {stage.name}'s locustfile")
+        elif already_running:
+            target, env = already_running, tool_environment()
+            print(f"shopctl: loading the {stage.name} already running at {target}")
+        else:
+            var_dir = VAR_DIR / "load" / stage.name
+            env = isolated_environment(
+                port=free_port(stage.port_offsets()),
+                var_dir=var_dir,
+                database=f"shop_{stage.number}_load",
+            )
+            log_path = var_dir / "processes.log"
+            print(f"shopctl: starting {stage.name} for this run (log in {log_path})…")
+            # Stopped when this block ends, however it ends (Ctrl-C included).
+            running = lifetime.enter_context(RunningStage(stage, env, log_path=log_path))
+            running.start()
+            target = running.base_url
 
-    print(
-        f"shopctl: {users} users, {spawn_rate:g}/s, for {duration}; Locust prints its figures "
-        "every few seconds",
-    )
-    report_dir.mkdir(parents=True)
-    csv_prefix = report_dir / "locust"
-    command = locust_command(
-        stage.locustfile,
-        host=target,
-        users=users,
-        spawn_rate=spawn_rate,
-        run_time=duration,
-        csv_prefix=csv_prefix,
-        extra=("--html", str(report_dir / "report.html")),
-    )
-    try:
-        returncode = subprocess.run(command, cwd=stage.path, env=env).returncode
-    except KeyboardInterrupt:
-        returncode = 130  # stopped early: still worth showing what was measured
-    finally:
-        if running is not None:
-            print(f"shopctl: stopping {stage.name}…")
-            running.stop()
+        print(
+            f"shopctl: {users} users, {spawn_rate:g}/s, for {duration}; Locust prints its "
+            "figures every few seconds",
+        )
+        report_dir.mkdir(parents=True)
+        csv_prefix = report_dir / "locust"
+        command = locust_command(
+            stage.locustfile,
+            host=target,
+            users=users,
+            spawn_rate=spawn_rate,
+            run_time=duration,
+            csv_prefix=csv_prefix,
+            extra=("--html", str(report_dir / "report.html")),
+        )
+        try:
+            returncode = subprocess.run(command, cwd=stage.path, env=env).returncode
+        except KeyboardInterrupt:
+            returncode = 130  # stopped early: still worth showing what was measured
 
     rows = read_stats(csv_prefix)
     if rows:

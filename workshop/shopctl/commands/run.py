@@ -4,7 +4,7 @@ import httpx
 
 from shopctl import ShopctlError
 from shopctl.env import describe_mode, ensure_database, mode, run_environment
-from shopctl.runner import health, port_is_free, start
+from shopctl.runner import RunningStage, health, port_is_free
 from shopctl.stages import find_stage
 
 
@@ -26,17 +26,19 @@ def run(stage_number: str) -> int:
         ensure_database(env["DATABASE_URL"])
 
     print(f"shopctl: starting {stage.name} in {mode(env)} mode")
-    running = start(stage, env)
-    extra = _process_map(stage, int(env["SHOP_PORT"])) + _route_table(running.base_url)
-    print(_banner(stage.name, running.base_url, env, extra))
     try:
-        returncode = running.wait()
+        # Whatever ends this block, Ctrl-C or SIGTERM included, stops every process of the run.
+        with RunningStage(stage, env) as running:
+            running.start()
+            extra = _process_map(stage, port)
+            if stage.has_proxy():
+                extra += _route_table(running.base_url)
+            print(_banner(stage.name, running.base_url, env, extra))
+            returncode = running.wait()
+            print(f"shopctl: {stage.name} stopped by itself (supervisord exit code {returncode})")
     except KeyboardInterrupt:
-        print(f"\nshopctl: stopping {stage.name}…")
-        running.stop()
         print(f"shopctl: {stage.name} stopped")
         return 130
-    print(f"shopctl: {stage.name} stopped by itself (honcho exit code {returncode})")
     return returncode
 
 

@@ -1,6 +1,7 @@
 """`shopctl test`: the workshop's own tests, then each stage's own tests, the contract suite
 and a Locust smoke run against the stage started on a free port, then a summary CI can read."""
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from shopctl.env import (
     tool_environment,
 )
 from shopctl.locust_run import aggregated, locust_command, one_line, read_stats
-from shopctl.runner import RunningStage, free_port, launch
+from shopctl.runner import RunningStage, free_port
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
 
 CONTRACT_SUITE = REPO_ROOT / "workshop" / "contract"
@@ -133,36 +134,46 @@ def check_stage(stage: Stage, steps: Steps) -> None:
     log_path = var_dir / "processes.log"
     running: RunningStage | None = None
     ready = False
-    try:
-        with steps.step(stage, "start") as step:
-            env = isolated_environment(
-                port=free_port(stage.port_offsets()),
-                var_dir=var_dir,
-                database=f"shop_{stage.number}_e2e",
-            )
-            running = launch(stage, env, log_path=log_path)
-            running.wait_ready()
-            ready = True
-            step.detail = f"{running.base_url}, log in {log_path}"
-        if ready:
-            with steps.step(stage, "contract") as step:
-                run_contract_suite(running, step)
-            with steps.step(stage, "locust") as step:
-                run_locust_smoke(running, var_dir / "locust", step)
-        else:
-            steps.not_run(stage, "contract", "the stage did not start")
-            steps.not_run(stage, "locust", "the stage did not start")
-    finally:
-        with steps.step(stage, "stop") as step:
-            # A process that died during the tests stops the whole stage (honcho does that).
-            died = running.honcho.poll() if running else None
-            leftovers = running.stop() if running else 0
-            if running is None:
-                step.detail = "nothing was started"
-            elif died is not None and ready:
-                step.fail(f"the stage had stopped by itself (honcho exit code {died})")
-            elif leftovers:
-                step.fail(f"{leftovers} process(es) outlived honcho and had to be killed")
+    # The stage's lifetime: leaving this block, however (Ctrl-C included), stops the stage,
+    # even if the "stop" step below was itself cut short.
+    with contextlib.ExitStack() as lifetime:
+        try:
+            with steps.step(stage, "start") as step:
+                env = isolated_environment(
+                    port=free_port(stage.port_offsets()),
+                    var_dir=var_dir,
+                    database=f"shop_{stage.number}_e2e",
+                )
+                running = lifetime.enter_context(RunningStage(stage, env, log_path=log_path))
+                running.start()
+                ready = True
+                step.detail = f"{running.base_url}, log in {log_path}"
+            if ready:
+                with steps.step(stage, "contract") as step:
+                    run_contract_suite(running, step)
+                with steps.step(stage, "locust") as step:
+                    run_locust_smoke(running, var_dir / "locust", step)
+            else:
+                steps.not_run(stage, "contract", "the stage did not start")
+                steps.not_run(stage, "locust", "the stage did not start")
+        finally:
+            with steps.step(stage, "stop") as step:
+                # supervisord restarts a process that dies and the stage goes on serving, so
+                # the tests may pass regardless: a death is a failure all the same.
+                died = running.stopped_by_itself() if running else None
+                deaths = running.deaths() if running else {}
+                leftovers = running.stop() if running else 0
+                if running is None:
+                    step.detail = "nothing was started"
+                elif died is not None and ready:
+                    step.fail(f"the stage had stopped by itself (supervisord exit code {died})")
+                elif deaths and ready:
+                    step.fail(
+                        "died and restarted during the tests: "
+                        + ", ".join(f"{name} {count}x" for name, count in deaths.items())
+                    )
+                elif leftovers:
+                    step.fail(f"{leftovers} process(es) outlived supervisord and had to be killed")
     if not ready:
         _show_log(log_path)
     elif not all(step.passed for step in steps.done[-3:]):
@@ -192,7 +203,8 @@ def run_stage_tests(stage: Stage, step: Step) -> None:
 
 
 def run_workshop_tests(step: Step) -> None:
-    """`pytest workshop/tests`: no stage is started, nothing is written outside a tmp dir."""
+    """`pytest workshop/tests`: the tool's own tests; the stages they start (stopping one
+    by a signal) keep their data in a tmp dir, on ports of their own."""
     command = [sys.executable, "-m", "pytest", str(WORKSHOP_TESTS)]
     returncode = subprocess.run(command, cwd=REPO_ROOT, env=tool_environment()).returncode
     _record_pytest(returncode, step)
