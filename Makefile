@@ -19,6 +19,9 @@ HOST =
 MODE =
 EXERCISE =
 QUICK =
+SLO = 100
+STEP = 15s
+MAX_USERS = 64
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 
@@ -27,7 +30,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare bench protos lock lint clean
+.PHONY: help doctor run test check load compare capacity bench protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -39,6 +42,7 @@ help:
 	@echo "  check   EXERCISE=<id>: is that exercise done? (without EXERCISE: the list)"
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
+	@echo "  capacity each stage's capacity (rising load until p95 passes the SLO) and a scorecard"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
 	@echo "  lint    ruff check"
@@ -46,13 +50,16 @@ help:
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
 	@echo
 	@echo "variables:"
-	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare: one or more, STAGE=\"01 02\""
+	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare, capacity: one or more, STAGE=\"01 02\""
 	@echo "                   (default: every stage)"
 	@echo "  USERS=$(USERS)         load, compare: simulated users"
 	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
 	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"
 	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
-	@echo "  MODE=real        compare: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
+	@echo "  MODE=real        compare, capacity: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
+	@echo "  SLO=$(SLO)          capacity: the p95 (ms) a stage must keep with no failed request"
+	@echo "  STEP=$(STEP)        capacity: how long each step of rising load lasts"
+	@echo "  MAX_USERS=$(MAX_USERS)     capacity: users (requests in flight) of the last step (1, 2, 4, ... up to it)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
@@ -77,6 +84,10 @@ load: $(VENV_STAMP)
 compare: $(VENV_STAMP)
 	$(SHOPCTL) compare $(addprefix --stage ,$(STAGE)) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
 		--duration $(DURATION) $(if $(MODE),--mode $(MODE))
+
+capacity: $(VENV_STAMP)
+	$(SHOPCTL) capacity $(addprefix --stage ,$(STAGE)) --slo $(SLO) --step $(STEP) \
+		--max-users $(MAX_USERS) $(if $(MODE),--mode $(MODE))
 
 bench: $(VENV_STAMP)
 	$(SHOPCTL) bench

@@ -157,17 +157,25 @@ class RunningStage:
                 process.kill()
         return len(leftovers)
 
-    def _leftovers(self) -> list[psutil.Process]:
-        """The processes of this run still alive: seen under honcho, or carrying the run id."""
-        found = {process.pid: process for process in self._seen}
+    def processes(self) -> list[psutil.Process]:
+        """The live processes of this run: every one carrying the run id (not this tool)."""
+        found = []
         for process in psutil.process_iter():
             try:
-                if process.environ().get(RUN_ID_VARIABLE) == self.run_id:
-                    found[process.pid] = process
+                if process.pid != os.getpid() and (
+                    process.environ().get(RUN_ID_VARIABLE) == self.run_id
+                ):
+                    found.append(process)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue  # gone meanwhile, a zombie, or not ours to read
+        return [process for process in found if _alive(process)]
+
+    def _leftovers(self) -> list[psutil.Process]:
+        """The processes of this run still alive: seen under honcho, or carrying the run id."""
+        found = {process.pid: process for process in self._seen if _alive(process)}
+        found.update((process.pid, process) for process in self.processes())
         found.pop(os.getpid(), None)
-        return [process for process in found.values() if _alive(process)]
+        return list(found.values())
 
 
 def release(stage: Stage, env: dict[str, str], *, log: TextIO | None = None) -> None:
