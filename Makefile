@@ -50,8 +50,9 @@ help:
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
 	@echo
 	@echo "variables:"
-	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare, capacity: one or more, STAGE=\"01 02\""
-	@echo "                   (default: every stage)"
+	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare, capacity: one or more,"
+	@echo "                   STAGE=\"01 02\" (default: every stage, and for test the course's own"
+	@echo "                   tests too, which STAGE=workshop runs alone)"
 	@echo "  USERS=$(USERS)         load, compare: simulated users"
 	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
 	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"

@@ -90,7 +90,8 @@ def _several_stages(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="NN",
-        help="stage number(s) (default: every stage folder)",
+        help="stage number(s); test also takes `workshop`, the course's own tests "
+        "(default: every stage folder, and for test the workshop's tests too)",
     )
 
 
