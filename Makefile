@@ -20,6 +20,9 @@ MODE =
 EXERCISE =
 FAULT =
 QUICK =
+SLO = 100
+STEP = 15s
+MAX_USERS = 64
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 
@@ -28,7 +31,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare bench fault invariants protos lock lint clean
+.PHONY: help doctor run test check load compare capacity bench fault invariants protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -40,6 +43,7 @@ help:
 	@echo "  check   EXERCISE=<id>: is that exercise done? (without EXERCISE: the list)"
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
+	@echo "  capacity each stage's capacity (rising load until p95 passes the SLO) and a scorecard"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
 	@echo "  fault   FAULT=\"kill payments\": break one part of the running stage (without FAULT: the list)"
 	@echo "  invariants  do the stage's books agree? (charges = confirmed orders, emails; stage 04: stock too)"
@@ -50,13 +54,17 @@ help:
 	@echo
 	@echo "variables:"
 	@echo "  FAULT=\"…\"        fault: e.g. \"pause inventory 20s\", \"latency payments 800ms 30s\", \"broker 30s\""
-	@echo "  STAGE=NN         run, load, fault, invariants: the stage (default 01); test, compare: one or more, STAGE=\"01 02\""
-	@echo "                   (default: every stage)"
+	@echo "  STAGE=NN         run, load, fault, invariants: the stage (default 01); test, compare, capacity: one or more,"
+	@echo "                   STAGE=\"01 02\" (default: every stage, and for test the course's own"
+	@echo "                   tests too, which STAGE=workshop runs alone)"
 	@echo "  USERS=$(USERS)         load, compare: simulated users"
 	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
 	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"
 	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
-	@echo "  MODE=real        compare: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
+	@echo "  MODE=real        compare, capacity: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
+	@echo "  SLO=$(SLO)          capacity: the p95 (ms) a stage must keep with no failed request"
+	@echo "  STEP=$(STEP)        capacity: how long each step of rising load lasts"
+	@echo "  MAX_USERS=$(MAX_USERS)     capacity: users (requests in flight) of the last step (1, 2, 4, ... up to it)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
@@ -87,6 +95,10 @@ load: $(VENV_STAMP)
 compare: $(VENV_STAMP)
 	$(SHOPCTL) compare $(addprefix --stage ,$(STAGE)) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
 		--duration $(DURATION) $(if $(MODE),--mode $(MODE))
+
+capacity: $(VENV_STAMP)
+	$(SHOPCTL) capacity $(addprefix --stage ,$(STAGE)) --slo $(SLO) --step $(STEP) \
+		--max-users $(MAX_USERS) $(if $(MODE),--mode $(MODE))
 
 bench: $(VENV_STAMP)
 	$(SHOPCTL) bench

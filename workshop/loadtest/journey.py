@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, HttpUser, TaskSet, between, constant, events, task
 from locust.env import Environment
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
@@ -66,16 +66,13 @@ def _finish_the_csv_files(**_kwargs: Any) -> None:
     gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
 
 
-class ShopJourney(HttpUser):
+class Shopping(TaskSet):
     """A shopper: mostly browsing and reading, sometimes filling a cart, now and then buying.
 
     Every request carries a fixed `name`, so Locust's statistics group by endpoint and the
-    reports of different stages line up row by row.
+    reports of different stages line up row by row. A TaskSet, so that the same shopping
+    runs on either of Locust's HTTP clients (the users below).
     """
-
-    abstract = True
-    host = os.environ.get("SHOP_BASE_URL", "http://127.0.0.1:8000")
-    wait_time = between(0.5, 2)
 
     browsing_cart_id: str | None = None
     items_in_browsing_cart = 0
@@ -184,6 +181,27 @@ class ShopJourney(HttpUser):
                 return None
             response.success()
             return body
+
+
+class ShopJourney(HttpUser):
+    """A person shopping: think time between requests. What `make load`, `make compare` and
+    the smoke run of `make test` simulate, through each stage's locustfile.py."""
+
+    abstract = True
+    host = os.environ.get("SHOP_BASE_URL", "http://127.0.0.1:8000")
+    wait_time = between(0.5, 2)
+    tasks = [Shopping]
+
+
+class CapacityShopper(FastHttpUser):
+    """The same shopping with no think time, on Locust's cheaper client (geventhttpclient):
+    each user sends its next request as soon as the last one is answered, so a user is one
+    request in flight. `make capacity` raises the number of users step by step."""
+
+    abstract = True
+    host = ShopJourney.host
+    wait_time = constant(0)
+    tasks = [Shopping]
 
 
 def error_code_suffix(response: Any) -> str:

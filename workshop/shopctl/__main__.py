@@ -7,6 +7,7 @@ from typing import TextIO
 
 from shopctl import ShopctlError, protos
 from shopctl.commands.bench import bench
+from shopctl.commands.capacity import capacity
 from shopctl.commands.check import check
 from shopctl.commands.compare import compare
 from shopctl.commands.doctor import doctor
@@ -43,12 +44,23 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
     _several_stages(compare_parser)
     _load_shape(compare_parser)
-    compare_parser.add_argument(
-        "--mode",
-        choices=("embedded", "real"),
-        help="embedded: SQLite and the file broker; real: DATABASE_URL and BROKER_URL, or "
-        "this machine's PostgreSQL and RabbitMQ when unset (default: as the environment says)",
+    _mode(compare_parser)
+
+    capacity_parser = commands.add_parser(
+        "capacity",
+        help="each stage's capacity under a latency SLO, a scorecard of its costs, a chart",
     )
+    _several_stages(capacity_parser)
+    capacity_parser.add_argument(
+        "--slo", type=float, default=100, help="p95 latency the stage must keep, ms (default: 100)"
+    )
+    capacity_parser.add_argument(
+        "--step", default="15s", help="how long each step of the load lasts (default: 15s)"
+    )
+    capacity_parser.add_argument(
+        "--max-users", type=int, default=64, help="the last step's users (default: 64)"
+    )
+    _mode(capacity_parser)
 
     commands.add_parser(
         "protos",
@@ -89,7 +101,17 @@ def _several_stages(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="NN",
-        help="stage number(s) (default: every stage folder)",
+        help="stage number(s); test also takes `workshop`, the course's own tests "
+        "(default: every stage folder, and for test the workshop's tests too)",
+    )
+
+
+def _mode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        choices=("embedded", "real"),
+        help="embedded: SQLite and the file broker; real: DATABASE_URL and BROKER_URL, or "
+        "this machine's PostgreSQL and RabbitMQ when unset (default: as the environment says)",
     )
 
 
@@ -135,6 +157,14 @@ def main(argv: list[str]) -> int:
                 users=arguments.users,
                 spawn_rate=arguments.spawn_rate,
                 duration=arguments.duration,
+                mode=arguments.mode,
+            )
+        if arguments.command == "capacity":
+            return capacity(
+                arguments.stages,
+                slo_ms=arguments.slo,
+                step_duration=arguments.step,
+                max_users=arguments.max_users,
                 mode=arguments.mode,
             )
         return load(

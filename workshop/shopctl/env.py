@@ -11,7 +11,8 @@ from shopctl import ShopctlError
 from shopctl.stages import REPO_ROOT, Stage
 
 DEFAULT_PORT = 8000
-VAR_DIR = REPO_ROOT / "var"
+# SHOPCTL_VAR_DIR moves it (the tool's own tests keep their runs in a temporary folder).
+VAR_DIR = Path(os.environ.get("SHOPCTL_VAR_DIR") or REPO_ROOT / "var")
 # sys.prefix, not the resolved sys.executable: .venv/bin/python is a symlink to the base
 # interpreter, and resolving it would lose the venv.
 VENV_BIN = Path(sys.prefix) / "bin"
@@ -100,12 +101,33 @@ def describe_mode(env: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
+def stage_databases(env: dict[str, str]) -> list[str]:
+    """The databases a started stage has made: its SQLite files under its var folder, or on
+    PostgreSQL the database DATABASE_URL names and those its services named after it
+    (`<name>_catalog`, `<name>_orders`, ...)."""
+    database_url = env.get("DATABASE_URL")
+    if not database_url or not _is_postgres(database_url):
+        return sorted(path.name for path in Path(env["SHOP_VAR_DIR"]).rglob("*.sqlite3"))
+    name = _database_name(database_url)
+    with _connect_to_server(database_url) as connection:
+        return sorted(_databases_of(connection, name))
+
+
 def _is_postgres(url: str) -> bool:
     return urlsplit(url).scheme.split("+")[0] in POSTGRES_SCHEMES
 
 
 def _database_name(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/"))
+
+
+def _databases_of(connection, name: str) -> list[str]:
+    """Database `name` and its services' databases (`<name>_<service>`) that exist."""
+    services = name.replace("_", r"\_") + r"\_%"  # LIKE: "_" is a wildcard unless escaped
+    rows = connection.execute(
+        "SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s", [name, services]
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _connect_to_server(url: str):
@@ -158,12 +180,8 @@ def recreate_database(url: str, name: str) -> str:
         raise ShopctlError(f"DATABASE_URL must point to PostgreSQL, not {redact(url)}")
     from psycopg import sql
 
-    services = name.replace("_", r"\_") + r"\_%"  # LIKE: "_" is a wildcard unless escaped
     with _connect_to_server(url) as connection:
-        found = connection.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", [services]
-        ).fetchall()
-        for old in [name, *(row[0] for row in found)]:
+        for old in {name, *_databases_of(connection, name)}:
             # FORCE ends the sessions still attached, e.g. of an earlier run that was killed.
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old))

@@ -2,7 +2,8 @@
 
 import pytest
 from shopctl import ShopctlError
-from shopctl.stages import Stage
+from shopctl.commands.test import what_to_test
+from shopctl.stages import Stage, all_stages
 
 
 def stage_with_procfile(tmp_path, text: str) -> Stage:
@@ -80,3 +81,21 @@ def test_a_stage_is_tested_in_each_folder_with_a_pytest_ini(tmp_path):
     (tmp_path / "catalog_service" / "pytest.ini").write_text("[pytest]\n")
 
     assert stage.test_folders() == [tmp_path, tmp_path / "catalog_service"]
+
+
+def test_make_test_runs_everything_when_nothing_is_named():
+    with_workshop, stages = what_to_test([])
+    assert with_workshop
+    assert [stage.number for stage in stages] == [stage.number for stage in all_stages()]
+
+
+def test_make_test_with_a_stage_runs_only_that_stage_not_the_workshops_suite():
+    with_workshop, stages = what_to_test(["01"])
+    assert not with_workshop
+    assert [stage.name for stage in stages] == ["01-monolith"]
+
+
+def test_the_workshops_suite_runs_when_named_alone_or_beside_stages():
+    assert what_to_test(["workshop"]) == (True, [])
+    with_workshop, stages = what_to_test(["workshop", "04"])
+    assert with_workshop and [stage.number for stage in stages] == ["04"]
