@@ -5,11 +5,16 @@ what every call needs, as a server interceptor would be, but with the servicer's
 exceptions in reach):
 
 - the caller's request id (metadata x-request-id) goes into the logs of the call;
+- the caller's deadline becomes the budget of the calls this one makes (chassis.deadlines):
+  they get what is left of it, not a fresh deadline each;
 - Django's database connections are checked before and after, as its request cycle would
   (the server's threads live outside any Django request);
 - a raised exception ends the call with its status (grpc_errors.to_status): a domain error
   with its code, a database that is down as UNAVAILABLE, anything else as INTERNAL with the
-  traceback logged. No exception stops the server.
+  traceback logged. No exception stops the server. The status says "do not retry"
+  (`grpc-retry-pushback-ms: -1`, gRFC A6): the servicer answered, so whatever could be
+  retried behind it was retried there; the caller's channel retries only a call that never
+  reached a servicer (see chassis.grpc_client).
 
 `build_server` gives a server with the servicers, the standard health service (SERVING for
 "" and each service name) and reflection (so `grpcurl` and friends can list the methods).
@@ -37,7 +42,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from chassis import grpc_errors
+from chassis import deadlines, grpc_errors
 from chassis.request_ids import METADATA_KEY, request_id_var, valid_request_id
 
 logger = logging.getLogger("chassis.grpc")
@@ -63,7 +68,8 @@ def rpc(method: Callable[[Any, Any, grpc.ServicerContext], Any]):
         started = time.perf_counter()
         close_old_connections()
         try:
-            answer = method(servicer, request, context)
+            with deadlines.from_call(context.time_remaining()):
+                answer = method(servicer, request, context)
             outcome = "OK"
         except Exception as error:  # every failure becomes a status; none stops the server
             status = grpc_errors.to_status(error, method=method.__name__)
@@ -80,7 +86,7 @@ def rpc(method: Callable[[Any, Any, grpc.ServicerContext], Any]):
             )
             request_id_var.reset(token)
         if status is not None:
-            context.abort_with_status(rpc_status.to_status(status))
+            context.abort_with_status(grpc_errors.final(rpc_status.to_status(status)))
         return answer
 
     return call

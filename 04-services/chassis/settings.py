@@ -193,7 +193,10 @@ def service_settings(
         "SHOP_GRPC_ADDRESS": grpc_address(service) if service in GRPC_PORT_OFFSETS else "",
         "SHOP_GRPC_SERVICERS": grpc_servicers,
         "SHOP_GRPC_TARGETS": {name: grpc_target(name) for name in GRPC_PORT_OFFSETS},
+        # A call made outside any request's budget (the recovery, a command) gets
+        # SHOP_GRPC_TIMEOUT; inside one, what is left less the margin (chassis.deadlines).
         "SHOP_GRPC_TIMEOUT": float(os.environ.get("SHOP_GRPC_TIMEOUT") or 2.0),
+        "SHOP_GRPC_DEADLINE_MARGIN": float(os.environ.get("SHOP_GRPC_DEADLINE_MARGIN") or 0.1),
         "SHOP_GRPC_WORKERS": int(os.environ.get("SHOP_GRPC_WORKERS") or 10),
         # Events: who listens to what (the relay declares these queues before publishing,
         # so an event published before its consumer ever ran waits in its queue).
