@@ -159,6 +159,19 @@ def logging_settings(level: str) -> dict[str, Any]:
     }
 
 
+def retention_days() -> dict[str, int]:
+    """How long the outbox keeps published rows, and consumers the ids of handled events.
+    A replay from the outbox must find its event id still remembered: the second is longer."""
+    outbox = int(os.environ.get("SHOP_OUTBOX_RETENTION_DAYS") or 7)
+    processed = int(os.environ.get("SHOP_PROCESSED_EVENT_RETENTION_DAYS") or 30)
+    if processed <= outbox:
+        raise RuntimeError(
+            f"SHOP_PROCESSED_EVENT_RETENTION_DAYS ({processed}) must be longer than "
+            f"SHOP_OUTBOX_RETENTION_DAYS ({outbox}): a replayed event would be handled twice"
+        )
+    return {"SHOP_OUTBOX_RETENTION_DAYS": outbox, "SHOP_PROCESSED_EVENT_RETENTION_DAYS": processed}
+
+
 def service_settings(
     service: str, *, apps: list[str], grpc_servicers: str | None = None
 ) -> dict[str, Any]:
@@ -201,5 +214,6 @@ def service_settings(
         # Events: who listens to what (the relay declares these queues before publishing,
         # so an event published before its consumer ever ran waits in its queue).
         "SHOP_EVENT_SUBSCRIPTIONS": {"notifications": ["order.confirmed", "order.cancelled"]},
+        **retention_days(),
         **broker(f"shop-{STAGE}"),
     }
