@@ -132,6 +132,18 @@ SHOP_BROKER_NAMESPACE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")
 SHOP_EVENT_SUBSCRIPTIONS: dict[str, list[str]] = {
     "notifications": ["order.confirmed", "order.cancelled"],
 }
+# How long the outbox keeps published rows (the relay deletes older ones; an event can be
+# replayed from its row until then), and notifications the ids of the events it handled: longer,
+# so that a replayed event is still recognised as one.
+SHOP_OUTBOX_RETENTION_DAYS = int(os.environ.get("SHOP_OUTBOX_RETENTION_DAYS") or 7)
+SHOP_PROCESSED_EVENT_RETENTION_DAYS = int(
+    os.environ.get("SHOP_PROCESSED_EVENT_RETENTION_DAYS") or 30
+)
+if SHOP_PROCESSED_EVENT_RETENTION_DAYS <= SHOP_OUTBOX_RETENTION_DAYS:
+    raise RuntimeError(
+        "SHOP_PROCESSED_EVENT_RETENTION_DAYS must be longer than SHOP_OUTBOX_RETENTION_DAYS: "
+        "a replayed event would be handled twice"
+    )
 
 # --- Email: files a learner can open --------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
