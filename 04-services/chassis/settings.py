@@ -215,5 +215,8 @@ def service_settings(
         # so an event published before its consumer ever ran waits in its queue).
         "SHOP_EVENT_SUBSCRIPTIONS": {"notifications": ["order.confirmed", "order.cancelled"]},
         **retention_days(),
+        # A consumer tries an event this many times before it gives up on it and moves it to
+        # its dead-letter queue (chassis.consumer; `dead_letters` lists and replays them).
+        "SHOP_EVENT_MAX_ATTEMPTS": int(os.environ.get("SHOP_EVENT_MAX_ATTEMPTS") or 5),
         **broker(f"shop-{STAGE}"),
     }

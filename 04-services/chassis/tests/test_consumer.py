@@ -10,7 +10,7 @@ import pytest
 
 from chassis import broker, relay
 from chassis.broker_testing import first_message
-from chassis.consumer import EventConsumer, MalformedEvent
+from chassis.consumer import EventConsumer
 
 from .things import ThingHappened, record_in_one_transaction
 
@@ -76,22 +76,6 @@ def test_a_failing_message_goes_back_to_the_broker_when_the_consumer_stops(caplo
 
     assert message.outcome == "requeued"
     assert "requeued=true" in caplog.text
-
-
-def test_a_malformed_message_is_dropped_not_retried_forever(caplog):
-    calls: list[dict] = []
-
-    def refuse(envelope):
-        calls.append(envelope)
-        raise MalformedEvent("not a thing event")
-
-    message = FakeMessage()
-    consumer_with(refuse).on_message({"event_type": "thing.vanished"}, message)
-
-    assert len(calls) == 1
-    assert message.outcome == "acked"
-    assert "event=event_dropped" in caplog.text
-    assert "event_type=thing.vanished" in caplog.text
 
 
 # --- on the configured broker ----------------------------------------------------------------
