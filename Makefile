@@ -27,7 +27,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare bench protos lock lint clean
+.PHONY: help doctor run test check load compare bench protos certs lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -41,6 +41,7 @@ help:
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
+	@echo "  certs   stage 04's certificate authority and service certificates (mutual TLS)"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
@@ -83,6 +84,11 @@ bench: $(VENV_STAMP)
 
 protos: $(VENV_STAMP)
 	$(SHOPCTL) protos
+
+# Stage 04 makes missing certificates itself; this makes them ahead, where it will look.
+certs: $(VENV_STAMP)
+	cd 04-services && ../$(VENV)/bin/python -m chassis.certificates \
+		$(or $(SHOP_VAR_DIR),../var/04-services)/certs
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -32,9 +32,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
+from django.conf import settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chassis import deadlines
+from chassis import certificates, deadlines
 from chassis.errors import ServiceUnavailable
 from chassis.grpc_errors import from_rpc_error
 from chassis.request_ids import outgoing_metadata
@@ -63,6 +64,16 @@ def close_channels() -> None:
         for channel in _channels.values():
             channel.close()
         _channels.clear()
+
+
+def open_channel(target: str, *, options: list | None = None) -> grpc.Channel:
+    """Plaintext, or mutual TLS when settings.SHOP_GRPC_TLS_DIR names the certificates: the
+    caller shows its own (settings.SERVICE's) and checks the server's against the stage's
+    authority, and its name against the target's host."""
+    if not settings.SHOP_GRPC_TLS_DIR:
+        return grpc.insecure_channel(target, options=options)
+    credentials = certificates.channel_credentials(settings.SHOP_GRPC_TLS_DIR, settings.SERVICE)
+    return grpc.secure_channel(target, credentials, options=options)
 
 
 class ServiceClient:
@@ -95,16 +106,11 @@ class ServiceClient:
         """The channel to the service, made once per process and target (channels are
         thread-safe, keep their connection and reconnect by themselves). gunicorn forks its
         workers before the first request, so no channel crosses a fork."""
-        key = (self.service, self._target())
+        key = (self.service, self._target(), settings.SHOP_GRPC_TLS_DIR)
+        options = [("grpc.enable_retries", 1), ("grpc.service_config", self._service_config)]
         with _channels_lock:
             if key not in _channels:
-                _channels[key] = grpc.insecure_channel(
-                    key[1],
-                    options=[
-                        ("grpc.enable_retries", 1),
-                        ("grpc.service_config", self._service_config),
-                    ],
-                )
+                _channels[key] = open_channel(key[1], options=options)
             return _channels[key]
 
     def call(self, method: str, request: Any, *, timeout: float | None = None) -> Any:

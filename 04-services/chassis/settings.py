@@ -57,6 +57,17 @@ def grpc_address(service: str) -> str:
     return f"{host}:{shop_port() + GRPC_PORT_OFFSETS[service]}"
 
 
+def grpc_tls_dir() -> str:
+    """The folder of the certificates for mutual TLS between the services (chassis.certificates),
+    or "" for plaintext gRPC. SHOP_GRPC_TLS=on|off says which; without it, on in real mode
+    (DATABASE_URL set, as docker-compose and CI run) and off in embedded mode. The folder is
+    SHOP_GRPC_TLS_DIR, else $SHOP_VAR_DIR/certs; missing certificates are made there."""
+    default = "on" if os.environ.get("DATABASE_URL") else "off"
+    if os.environ.get("SHOP_GRPC_TLS", default).strip().lower() not in {"1", "true", "yes", "on"}:
+        return ""
+    return os.environ.get("SHOP_GRPC_TLS_DIR") or str(var_dir() / "certs")
+
+
 def secret_key(shop_env: str) -> str:
     """SHOP_SECRET_KEY; the development default is refused in production."""
     key = os.environ.get("SHOP_SECRET_KEY", "dev-only-insecure-key-change-me")
@@ -211,6 +222,7 @@ def service_settings(
         "SHOP_GRPC_TIMEOUT": float(os.environ.get("SHOP_GRPC_TIMEOUT") or 2.0),
         "SHOP_GRPC_DEADLINE_MARGIN": float(os.environ.get("SHOP_GRPC_DEADLINE_MARGIN") or 0.1),
         "SHOP_GRPC_WORKERS": int(os.environ.get("SHOP_GRPC_WORKERS") or 10),
+        "SHOP_GRPC_TLS_DIR": grpc_tls_dir(),
         # Events: who listens to what (the relay declares these queues before publishing,
         # so an event published before its consumer ever ran waits in its queue).
         "SHOP_EVENT_SUBSCRIPTIONS": {"notifications": ["order.confirmed", "order.cancelled"]},
