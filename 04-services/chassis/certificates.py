@@ -35,7 +35,12 @@ VALID_FOR = datetime.timedelta(days=365)
 
 
 def ensure(folder: Path, identities: Iterable[str] = IDENTITIES) -> None:
-    """The authority and a certificate for each identity in `folder`, made if missing."""
+    """The authority and a certificate for each identity in `folder`, made if missing.
+    When nothing is missing the folder is only read (docker-compose mounts it read-only)."""
+    identities = list(identities)
+    needed = ["ca.pem", *(f"{identity}.pem" for identity in identities)]
+    if all((folder / name).exists() for name in needed):
+        return
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder / ".lock"):
         if not (folder / "ca.pem").exists():

@@ -192,14 +192,24 @@ def _host_ports(service: dict) -> list[int]:
 
 
 def volume_problems(compose: Compose) -> list[str]:
-    """Each named volume is declared, used, and mounted by one service only."""
+    """Each named volume is declared, used, and written by one service only (others may
+    mount it read-only: stage 04's certificates, which its release writes)."""
     declared = set(compose.get("volumes") or {})
     users: dict[str, list[str]] = {}
+    readers: set[str] = set()
     for name, service in compose.get("services", {}).items():
         for volume in service.get("volumes", []):
-            source = volume.get("source") if isinstance(volume, dict) else volume.split(":")[0]
+            if isinstance(volume, dict):
+                source, read_only = volume.get("source"), bool(volume.get("read_only"))
+            else:
+                source, read_only = volume.split(":")[0], volume.endswith(":ro")
             if source and not source.startswith((".", "/", "~")):  # a named volume, not a path
-                users.setdefault(source, []).append(name)
+                if read_only:
+                    readers.add(source)
+                else:
+                    users.setdefault(source, []).append(name)
+    for volume in readers - set(users):
+        users[volume] = []  # mounted, but by readers only: used, and nobody writes it
     problems = [
         f"volume `{volume}` is mounted by {', '.join(names)}: two servers would share one "
         "data folder"

@@ -179,6 +179,18 @@ def test_a_shared_or_undeclared_volume_is_named(compose):
     ]
 
 
+def test_a_volume_others_mount_read_only_may_be_shared_but_not_written_twice(compose):
+    services = compose["services"]
+    assert volume_problems(compose) == []  # certs-04: release-04 writes, the others read
+
+    services["orders-04"]["volumes"] = ["certs-04:/app/var/certs"]  # a second writer
+
+    assert volume_problems(compose) == [
+        "volume `certs-04` is mounted by release-04, orders-04: two servers would share one "
+        "data folder"
+    ]
+
+
 def test_a_copy_of_a_missing_file_is_named(tmp_path):
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(
