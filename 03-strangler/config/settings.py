@@ -108,15 +108,6 @@ if BROKER_URL.startswith("filesystem://"):
     # (web, relay, consumer, tests) working without a separate setup step.
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
-# Stages (and test runs) may share one RabbitMQ or one broker folder: every exchange and queue
-# name starts with this, so none of them sees another's events.
-SHOP_BROKER_NAMESPACE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")
-# Who listens to what: each consumer's queue and the event types bound to it. The relay
-# declares all of it before it publishes, so an event published before its consumer ever
-# started waits in that consumer's queue; an exchange with no queue bound drops messages.
-SHOP_EVENT_SUBSCRIPTIONS: dict[str, list[str]] = {
-    "notifications": ["order.confirmed", "order.cancelled"],
-}
 # How long the outbox keeps published rows (the relay deletes older ones; an event can be
 # replayed from its row until then), and notifications the ids of the events it handled: longer,
 # so that a replayed event is still recognised as one.
@@ -129,6 +120,15 @@ if SHOP_PROCESSED_EVENT_RETENTION_DAYS <= SHOP_OUTBOX_RETENTION_DAYS:
         "SHOP_PROCESSED_EVENT_RETENTION_DAYS must be longer than SHOP_OUTBOX_RETENTION_DAYS: "
         "a replayed event would be handled twice"
     )
+# Stages (and test runs) may share one RabbitMQ or one broker folder: every exchange and queue
+# name starts with this, so none of them sees another's events.
+SHOP_BROKER_NAMESPACE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")
+# Who listens to what: each consumer's queue and the event types bound to it. The relay
+# declares all of it before it publishes, so an event published before its consumer ever
+# started waits in that consumer's queue; an exchange with no queue bound drops messages.
+SHOP_EVENT_SUBSCRIPTIONS: dict[str, list[str]] = {
+    "notifications": ["order.confirmed", "order.cancelled"],
+}
 
 # --- The catalog: local tables or the extracted catalog service ---------------------------
 # Branch by abstraction (catalog/api.py): "local" reads and writes the monolith's own catalog
