@@ -27,6 +27,11 @@ from chassis.errors import ServiceUnavailable
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
 
+class OutOfTime(ServiceUnavailable):
+    """A call not made because the request's budget is spent. It names no failed service:
+    whatever took the time failed first, and that is the error worth reporting."""
+
+
 def start(seconds: float | None) -> contextvars.Token:
     """Give what follows `seconds` from now (None: no budget); `end(token)` takes it back."""
     return _deadline.set(None if seconds is None else time.monotonic() + seconds)
@@ -61,14 +66,12 @@ def remaining() -> float | None:
 def timeout_for(service: str, *, cap: float | None = None) -> float:
     """The deadline (seconds) of a call to `service` made now: what is left of the budget less
     settings.SHOP_GRPC_DEADLINE_MARGIN, at most `cap`; without a budget, `cap` or
-    settings.SHOP_GRPC_TIMEOUT. Raises ServiceUnavailable when nothing is left: a call that
-    cannot finish in time is not made."""
+    settings.SHOP_GRPC_TIMEOUT. Raises OutOfTime (a ServiceUnavailable) when nothing is left:
+    a call that cannot finish in time is not made."""
     left = remaining()
     if left is None:
         return cap or settings.SHOP_GRPC_TIMEOUT
     timeout = left - settings.SHOP_GRPC_DEADLINE_MARGIN
     if timeout <= 0:
-        raise ServiceUnavailable(
-            f"The request ran out of time before it could call the {service} service."
-        )
+        raise OutOfTime(f"The request ran out of time before it could call the {service} service.")
     return min(timeout, cap) if cap else timeout

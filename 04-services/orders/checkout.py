@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Iterator
 from typing import NoReturn
 
+from chassis import deadlines
 from chassis.errors import (
     IdempotencyKeyReused,
     PaymentDeclined,
@@ -279,5 +280,7 @@ def _go_back_now(saga: CheckoutSaga, error: ShopError) -> NoReturn:
         raise  # another driver (the recovery) has the saga and ends it: leave it be
     except ShopError as stuck:
         sagas.note_error(saga, stuck)
+        if isinstance(stuck, deadlines.OutOfTime) and isinstance(error, ServiceUnavailable):
+            raise error from stuck  # no time left to go back: what failed is still `error`
         raise stuck from error
     raise error

@@ -85,6 +85,26 @@ def test_a_charge_that_hangs_ends_the_checkout_within_its_budget(fakes, settings
     assert "do not check out again with a new Idempotency-Key" in raised.value.message
 
 
+def test_a_reserve_that_hangs_names_the_inventory_and_nothing_charged(fakes, settings):
+    settings.SHOP_GRPC_TIMEOUT = 5.0
+    cart_id = make_cart({fakes.product(1): 1})
+    released = fakes.inventory.hold("Reserve")
+
+    started = time.monotonic()
+    try:
+        with deadlines.budget(BUDGET), pytest.raises(ServiceUnavailable) as raised:
+            call("PlaceOrder", checkout_request(cart_id))
+    finally:
+        released.set()
+    took = time.monotonic() - started
+
+    assert took < BUDGET
+    # No time was left to go back (Release): the recovery will; the answer still names the
+    # service that hung, not the call that could not be made.
+    assert raised.value.details == {"service": "inventory", "payment": "none"}
+    assert fakes.payments.calls["CreateCharge"] == 0
+
+
 # --- was the customer charged? ---------------------------------------------------------------
 def test_a_checkout_stopped_before_the_charge_says_nothing_was_charged(fakes):
     cart_id = make_cart({fakes.product(1): 1})
