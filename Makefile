@@ -31,7 +31,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare capacity bench fault invariants protos lock lint clean
+.PHONY: help doctor run test check load compare capacity bench fault invariants protos certs lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -48,6 +48,7 @@ help:
 	@echo "  fault   FAULT=\"kill payments\": break one part of the running stage (without FAULT: the list)"
 	@echo "  invariants  do the stage's books agree? (charges = confirmed orders, emails; stage 04: stock too)"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
+	@echo "  certs   stage 04's certificate authority and service certificates (mutual TLS)"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
 	@echo "  clean   remove var/ (databases, broker files, emails, reports); keeps .venv/"
@@ -105,6 +106,11 @@ bench: $(VENV_STAMP)
 
 protos: $(VENV_STAMP)
 	$(SHOPCTL) protos
+
+# Stage 04 makes missing certificates itself; this makes them ahead, where it will look.
+certs: $(VENV_STAMP)
+	cd 04-services && ../$(VENV)/bin/python -m chassis.certificates \
+		$(or $(SHOP_VAR_DIR),../var/04-services)/certs
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

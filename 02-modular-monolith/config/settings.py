@@ -164,6 +164,18 @@ if BROKER_URL.startswith("filesystem://"):
     # (web, relay, consumer, tests) working without a separate setup step.
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+# How long the outbox keeps published rows (the relay deletes older ones; an event can be
+# replayed from its row until then), and notifications the ids of the events it handled: longer,
+# so that a replayed event is still recognised as one.
+SHOP_OUTBOX_RETENTION_DAYS = int(os.environ.get("SHOP_OUTBOX_RETENTION_DAYS") or 7)
+SHOP_PROCESSED_EVENT_RETENTION_DAYS = int(
+    os.environ.get("SHOP_PROCESSED_EVENT_RETENTION_DAYS") or 30
+)
+if SHOP_PROCESSED_EVENT_RETENTION_DAYS <= SHOP_OUTBOX_RETENTION_DAYS:
+    raise RuntimeError(
+        "SHOP_PROCESSED_EVENT_RETENTION_DAYS must be longer than SHOP_OUTBOX_RETENTION_DAYS: "
+        "a replayed event would be handled twice"
+    )
 # Stages (and test runs) may share one RabbitMQ or one broker folder: every exchange and queue
 # name starts with this, so none of them sees another's events.
 SHOP_BROKER_NAMESPACE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")

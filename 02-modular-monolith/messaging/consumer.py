@@ -6,6 +6,9 @@ be idempotent. A handler that fails is retried in place, so the events keep thei
 (RabbitMQ keeps an unacked message; kombu's file-system transport takes a message off its
 queue when it hands it out, so there a consumer killed mid-message loses that delivery: the
 stage README says how to replay an event from the outbox.)
+
+`housekeeping`, if given, runs between messages once every `housekeeping_every` seconds
+(and once at the start): how a consumer forgets the events it handled long ago.
 """
 
 import logging
@@ -35,11 +38,26 @@ class EventConsumer(ConsumerMixin):
         queue: Queue,
         handler: Callable[[dict[str, Any]], object],
         retry_delay: float = 1.0,
+        housekeeping: Callable[[], object] | None = None,
+        housekeeping_every: float = 3600.0,
     ):
         self.connection = connection
         self.queue = queue
         self.handler = handler
         self.retry_delay = retry_delay
+        self.housekeeping = housekeeping
+        self.housekeeping_every = housekeeping_every
+        self._next_housekeeping = time.monotonic()
+
+    def on_iteration(self) -> None:
+        """kombu calls this once per turn of its loop (at least once a second)."""
+        if self.housekeeping is None or time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + self.housekeeping_every
+        try:
+            self.housekeeping()
+        except Exception:  # a chore that fails (a database restarting) waits for next time
+            logger.exception("event=housekeeping_failed")
 
     def get_consumers(self, Consumer, channel):  # the capital C is kombu's name for it
         # prefetch 1: the broker hands this process one message at a time, so a message

@@ -8,13 +8,21 @@ published before one recorded earlier (an order's "cancelled" never overtakes it
 "confirmed"). On PostgreSQL a second relay skips the rows the first one holds
 (`SELECT ... FOR UPDATE SKIP LOCKED`: no double publish) and publishes nothing that would
 overtake them (`_in_order`). SQLite has one writer at a time, so relays take turns anyway.
+
+Bounded: once an hour the relay deletes the rows published longer ago than
+settings.SHOP_OUTBOX_RETENTION_DAYS (`prune_published`). A published row is kept that long
+so that an event can be replayed from it; the consumers remember the events they handled
+for longer still (SHOP_PROCESSED_EVENT_RETENTION_DAYS), so a replay is recognised.
 """
 
 import itertools
 import logging
 import threading
+import time
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -25,6 +33,7 @@ from .models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+PRUNE_EVERY = 3600.0  # seconds between two deletions of old published rows
 
 
 class BrokerUnavailable(Exception):
@@ -136,15 +145,41 @@ def _in_order(batch: list[OutboxMessage]) -> list[OutboxMessage]:
     return [message for message, _ in in_order]
 
 
-def run(*, stop: threading.Event, poll_interval: float = 0.2, max_backoff: float = 10.0) -> None:
+def prune_published(*, older_than: timedelta, batch_size: int = 1000) -> int:
+    """Delete the rows published more than `older_than` ago, `batch_size` at a time (short
+    transactions beside the relay's own); returns how many. Unpublished rows stay, however
+    old: they are the events still owed."""
+    cutoff = timezone.now() - older_than
+    old = OutboxMessage.objects.filter(published_at__lt=cutoff).order_by("id")
+    deleted = 0
+    while ids := list(old.values_list("id", flat=True)[:batch_size]):
+        deleted += OutboxMessage.objects.filter(id__in=ids).delete()[0]
+    if deleted:
+        logger.info("event=outbox_pruned deleted=%d older_than=%s", deleted, older_than)
+    return deleted
+
+
+def run(
+    *,
+    stop: threading.Event,
+    poll_interval: float = 0.2,
+    max_backoff: float = 10.0,
+    prune_every: float = PRUNE_EVERY,
+) -> None:
     """Relay until `stop` is set: poll every `poll_interval` seconds while there is nothing to
-    do; after a failure, wait twice as long each time (up to `max_backoff`) before retrying."""
+    do; after a failure, wait twice as long each time (up to `max_backoff`) before retrying.
+    Every `prune_every` seconds (and once at the start), delete old published rows."""
     publisher = Publisher()
     backoff = poll_interval
+    next_prune = time.monotonic()
     logger.info("event=relay_started exchange=%s", broker.events_exchange().name)
     try:
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_prune:
+                    retention = timedelta(days=settings.SHOP_OUTBOX_RETENTION_DAYS)
+                    prune_published(older_than=retention)
+                    next_prune = time.monotonic() + prune_every
                 published = publish_pending(publisher=publisher)
             except (BrokerUnavailable, DatabaseError) as error:
                 backoff = min(backoff * 2, max_backoff)

@@ -1,10 +1,13 @@
 """What notifications does with each event it receives: one email per order event, once."""
 
 import logging
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from kernel.money import cents_to_str
 from kombu import Queue
 from messaging import broker
@@ -56,6 +59,20 @@ def handle(envelope: dict[str, Any]) -> bool:
         event.order_id,
     )
     return True
+
+
+def forget_old_events() -> int:
+    """Delete the ids of events handled more than SHOP_PROCESSED_EVENT_RETENTION_DAYS ago;
+    returns how many. That retention is longer than anything can deliver an event again (a
+    relay retry: seconds; a redelivery after an outage: as long as it lasts; a replay from
+    the outbox: while its row is kept, SHOP_OUTBOX_RETENTION_DAYS), so a duplicate is still
+    recognised. The consumer runs this once an hour (consume_events)."""
+    older_than = timedelta(days=settings.SHOP_PROCESSED_EVENT_RETENTION_DAYS)
+    old = ProcessedEvent.objects.filter(processed_at__lt=timezone.now() - older_than)
+    deleted = old.delete()[0]
+    if deleted:
+        logger.info("event=processed_events_pruned deleted=%d older_than=%s", deleted, older_than)
+    return deleted
 
 
 def _parse(envelope: dict[str, Any]) -> OrderEvent:

@@ -72,12 +72,19 @@ def remove_from_the_broker(queues: Iterable[Queue], exchange: Exchange) -> None:
         options = settings.BROKER_TRANSPORT_OPTIONS
         control = Path(options["control_folder"])
         (control / f"{exchange.name}.exchange").unlink(missing_ok=True)
-        namespace = exchange.name.removesuffix(".events")
+        namespace = exchange.name.rsplit(".", 1)[0]  # <namespace>.events, .dead-letters
         for handed_out in Path(options["processed_folder"]).glob(f"*.{namespace}.*.msg"):
             handed_out.unlink(missing_ok=True)
 
 
 def remove_namespace_from_the_broker() -> None:
-    """Delete the current namespace's subscribed queues and events exchange."""
-    queues = [broker.subscribed_queue(consumer) for consumer in settings.SHOP_EVENT_SUBSCRIPTIONS]
-    remove_from_the_broker(queues, broker.events_exchange())
+    """Delete the current namespace's subscribed queues and events exchange, and their
+    dead-letter queues and exchange."""
+    consumers = settings.SHOP_EVENT_SUBSCRIPTIONS
+    remove_from_the_broker(
+        [broker.subscribed_queue(consumer) for consumer in consumers], broker.events_exchange()
+    )
+    remove_from_the_broker(
+        [broker.dead_letter_queue(consumer) for consumer in consumers],
+        broker.dead_letter_exchange(),
+    )

@@ -44,8 +44,9 @@ orders = ServiceClient(
     "orders",
     target=_target("orders"),
     stub=orders_pb2_grpc.OrdersServiceStub,
-    # Cart changes are not idempotent (an "add 2" sent twice adds 4); PlaceOrder is only
-    # with an idempotency key, which the gateway may not have: neither is retried.
+    # Cart changes are not idempotent (an "add 2" sent twice adds 4), nor is CreateCart (sent
+    # twice, it opens two carts); PlaceOrder is only with an idempotency key, which the
+    # gateway may not have: none of them is retried.
     service="shop.orders.v1.OrdersService",
-    retried=("GetCart", "GetOrder", "CreateCart", "CancelOrder"),
+    retried=("GetCart", "GetOrder", "CancelOrder"),
 )

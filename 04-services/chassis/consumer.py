@@ -2,10 +2,17 @@
 
 kombu's ConsumerMixin owns the connection (and reconnects after a broker outage). The
 handler runs before the ack, so a consumer that dies mid-message gets it again: handlers must
-be idempotent. A handler that fails is retried in place, so the events keep their order.
-(RabbitMQ keeps an unacked message; kombu's file-system transport takes a message off its
-queue when it hands it out, so there a consumer killed mid-message loses that delivery: the
-stage README says how to replay an event from the outbox.)
+be idempotent. A handler that fails is retried in place, so the events keep their order, up to
+`max_attempts` times: then the message goes to the consumer's dead-letter queue
+(chassis.broker) and the queue moves on; `dead_letters replay` sends it back once it can
+pass. A message no retry can fix (MalformedEvent) goes there at once. A database that is
+down is not the message's fault: it is retried in place for as long as the outage lasts,
+without counting. (RabbitMQ keeps an unacked message; kombu's file-system transport takes a
+message off its queue when it hands it out, so there a consumer killed mid-message loses that
+delivery: the stage README says how to replay an event from the outbox.)
+
+`housekeeping`, if given, runs between messages once every `housekeeping_every` seconds
+(and once at the start): how a consumer forgets the events it handled long ago.
 """
 
 import logging
@@ -13,16 +20,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kombu import Connection, Queue
+from django.db import InterfaceError, OperationalError
+from kombu import Connection, Producer, Queue
 from kombu.mixins import ConsumerMixin
+
+from . import broker
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 30.0  # seconds between two tries of a failing handler, at most
+# Failures that say the consumer cannot work now, not that the message is bad: never counted.
+OUTAGES = (OperationalError, InterfaceError)
 
 
 class MalformedEvent(ValueError):
-    """A message no retry can fix (not an event this consumer understands): it is dropped."""
+    """A message no retry can fix (not an event this consumer understands): dead-lettered
+    at once."""
 
 
 class EventConsumer(ConsumerMixin):
@@ -35,11 +48,28 @@ class EventConsumer(ConsumerMixin):
         queue: Queue,
         handler: Callable[[dict[str, Any]], object],
         retry_delay: float = 1.0,
+        max_attempts: int = 5,
+        housekeeping: Callable[[], object] | None = None,
+        housekeeping_every: float = 3600.0,
     ):
         self.connection = connection
         self.queue = queue
         self.handler = handler
         self.retry_delay = retry_delay
+        self.max_attempts = max_attempts
+        self.housekeeping = housekeeping
+        self.housekeeping_every = housekeeping_every
+        self._next_housekeeping = time.monotonic()
+
+    def on_iteration(self) -> None:
+        """kombu calls this once per turn of its loop (at least once a second)."""
+        if self.housekeeping is None or time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + self.housekeeping_every
+        try:
+            self.housekeeping()
+        except Exception:  # a chore that fails (a database restarting) waits for next time
+            logger.exception("event=housekeeping_failed")
 
     def get_consumers(self, Consumer, channel):  # the capital C is kombu's name for it
         # prefetch 1: the broker hands this process one message at a time, so a message
@@ -54,25 +84,33 @@ class EventConsumer(ConsumerMixin):
         ]
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        broker.dead_letter_queue_of(self.queue.name)(channel).declare()
         logger.info("event=consumer_ready queue=%s", self.queue.name)
 
     def on_message(self, body: dict[str, Any], message) -> None:
         """Handle, then ack. A failure (a database restarting) is retried right here, with a
         growing pause, rather than requeued: a requeued message would go to the back of
-        the queue, behind the events of the same order that came after it."""
+        the queue, behind the events of the same order that came after it. After
+        `max_attempts` failures the message is dead-lettered (see the module's docstring)."""
         event = f"event_type={body.get('event_type')} event_id={body.get('event_id')}"
         delay = self.retry_delay
+        failures = 0
         while True:
             try:
                 self.handler(body)
             except MalformedEvent as error:
-                logger.error("event=event_dropped %s reason=%s", event, error)
-                message.ack()
+                self._dead_letter(body, message, reason=f"malformed: {error}", event=event)
                 return
-            except Exception:  # anything else may pass: try again
+            except Exception as error:  # anything else may pass: try again
                 if self.should_stop:  # asked to stop: give it back to the broker
                     logger.exception("event=event_failed %s requeued=true", event)
                     message.requeue()
+                    return
+                if not isinstance(error, OUTAGES):
+                    failures += 1
+                if failures >= self.max_attempts:
+                    logger.exception("event=event_failed %s attempts=%d", event, failures)
+                    self._dead_letter(body, message, reason=repr(error), event=event)
                     return
                 logger.exception("event=event_failed %s retry_in=%.1fs", event, delay)
                 time.sleep(delay)
@@ -80,3 +118,21 @@ class EventConsumer(ConsumerMixin):
                 continue
             message.ack()
             return
+
+    def _dead_letter(self, body: dict[str, Any], message, *, reason: str, event: str) -> None:
+        """Move the message to this queue's dead-letter queue (chassis.broker)."""
+        if broker.has_dead_letter_exchanges(self.connection):
+            message.reject(requeue=False)  # RabbitMQ routes it to the dead-letter exchange
+        else:  # published first, then acked: a crash in between leaves a copy in both
+            Producer(message.channel).publish(
+                body,
+                exchange=broker.dead_letter_exchange(),
+                routing_key=self.queue.name,
+                serializer="json",
+                delivery_mode=2,
+                headers={"x-shop-dead-letter-reason": reason[:500]},
+                declare=[broker.dead_letter_exchange()],
+                retry=True,
+            )
+            message.ack()
+        logger.error("event=event_dead_lettered %s reason=%s", event, reason[:500])

@@ -72,6 +72,17 @@ def shop_env() -> str:
     return value
 
 
+def grpc_tls_dir() -> str:
+    """The folder of the certificates for mutual TLS between the services (chassis.certificates),
+    or "" for plaintext gRPC. SHOP_GRPC_TLS=on|off says which; without it, on in real mode
+    (DATABASE_URL set, as docker-compose and CI run) and off in embedded mode. The folder is
+    SHOP_GRPC_TLS_DIR, else $SHOP_VAR_DIR/certs; missing certificates are made there."""
+    default = "on" if os.environ.get("DATABASE_URL") else "off"
+    if os.environ.get("SHOP_GRPC_TLS", default).strip().lower() not in {"1", "true", "yes", "on"}:
+        return ""
+    return os.environ.get("SHOP_GRPC_TLS_DIR") or str(var_dir() / "certs")
+
+
 def secret_key(shop_env: str) -> str:
     """SHOP_SECRET_KEY; the published development key, or none, only in development."""
     key = os.environ.get("SHOP_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
@@ -197,6 +208,19 @@ def logging_settings(level: str) -> dict[str, Any]:
     }
 
 
+def retention_days() -> dict[str, int]:
+    """How long the outbox keeps published rows, and consumers the ids of handled events.
+    A replay from the outbox must find its event id still remembered: the second is longer."""
+    outbox = int(os.environ.get("SHOP_OUTBOX_RETENTION_DAYS") or 7)
+    processed = int(os.environ.get("SHOP_PROCESSED_EVENT_RETENTION_DAYS") or 30)
+    if processed <= outbox:
+        raise RuntimeError(
+            f"SHOP_PROCESSED_EVENT_RETENTION_DAYS ({processed}) must be longer than "
+            f"SHOP_OUTBOX_RETENTION_DAYS ({outbox}): a replayed event would be handled twice"
+        )
+    return {"SHOP_OUTBOX_RETENTION_DAYS": outbox, "SHOP_PROCESSED_EVENT_RETENTION_DAYS": processed}
+
+
 def service_settings(
     service: str, *, apps: list[str], grpc_servicers: str | None = None
 ) -> dict[str, Any]:
@@ -230,10 +254,18 @@ def service_settings(
         "SHOP_GRPC_ADDRESS": grpc_address(service) if service in GRPC_PORT_OFFSETS else "",
         "SHOP_GRPC_SERVICERS": grpc_servicers,
         "SHOP_GRPC_TARGETS": {name: grpc_target(name) for name in GRPC_PORT_OFFSETS},
+        # A call made outside any request's budget (the recovery, a command) gets
+        # SHOP_GRPC_TIMEOUT; inside one, what is left less the margin (chassis.deadlines).
         "SHOP_GRPC_TIMEOUT": float(os.environ.get("SHOP_GRPC_TIMEOUT") or 2.0),
+        "SHOP_GRPC_DEADLINE_MARGIN": float(os.environ.get("SHOP_GRPC_DEADLINE_MARGIN") or 0.1),
         "SHOP_GRPC_WORKERS": int(os.environ.get("SHOP_GRPC_WORKERS") or 10),
+        "SHOP_GRPC_TLS_DIR": grpc_tls_dir(),
         # Events: who listens to what (the relay declares these queues before publishing,
         # so an event published before its consumer ever ran waits in its queue).
         "SHOP_EVENT_SUBSCRIPTIONS": {"notifications": ["order.confirmed", "order.cancelled"]},
+        **retention_days(),
+        # A consumer tries an event this many times before it gives up on it and moves it to
+        # its dead-letter queue (chassis.consumer; `dead_letters` lists and replays them).
+        "SHOP_EVENT_MAX_ATTEMPTS": int(os.environ.get("SHOP_EVENT_MAX_ATTEMPTS") or 5),
         **broker(f"shop-{STAGE}"),
     }

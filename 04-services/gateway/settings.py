@@ -1,7 +1,8 @@
 """The gateway's settings: the chassis's, plus what the public HTTP API needs on top.
 
 The chassis gives the database (only users and tokens live in it), SHOP_GRPC_TARGETS (where
-the services are) and SHOP_GRPC_TIMEOUT (every call's deadline), the request-id logging.
+the services are), SHOP_GRPC_TIMEOUT and SHOP_GRPC_DEADLINE_MARGIN (chassis.deadlines), the
+request-id logging.
 Below: Django REST framework, the OpenAPI schema and its offline Swagger UI, served by
 WhiteNoise, as at stage 03.
 """
@@ -35,8 +36,16 @@ SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or (
 # throttles count there), the staff user.
 SHOP_RELEASE_COMMANDS = ["createcachetable", "ensure_staff"]
 
+# Time budgets of a public request (seconds), from arrival to answer, shared by every gRPC
+# call made for it (gateway.web.DeadlineMiddleware): the API answers 503 rather than wait
+# longer. A checkout or a cancellation runs a saga (catalog, reserve, charge, commit; or
+# refund, release) and may first wait for a twin request's saga: it gets more.
+SHOP_REQUEST_BUDGET = float(os.environ.get("SHOP_REQUEST_BUDGET") or 3.0)
+SHOP_CHECKOUT_BUDGET = float(os.environ.get("SHOP_CHECKOUT_BUDGET") or 8.0)
+
 MIDDLEWARE = [
     "gateway.web.RequestIdMiddleware",
+    "gateway.web.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -301,6 +301,8 @@ OrderOutputSerializer = inline_serializer(
 
 
 class OrderCreateApi(APIView):
+    budget_setting = "SHOP_CHECKOUT_BUDGET"
+
     @extend_schema_serializer(component_name="OrderCreateInput")
     class InputSerializer(serializers.Serializer):
         cart_id = serializers.UUIDField()
@@ -344,6 +346,8 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
+    budget_setting = "SHOP_CHECKOUT_BUDGET"
+
     @extend_schema(request=None, responses=OrderOutputSerializer)
     def post(self, request, order_id: uuid.UUID):
         return Response(order_dict(ordering.cancel_order(order_id=order_id)))

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from chassis import deadlines
 from chassis.errors import ServiceUnavailable, ShopError
 from chassis.request_ids import request_id_var, valid_request_id
 from django.conf import settings
@@ -77,8 +78,12 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
 
 
 def _unavailable(error: ShopError) -> Response:
+    """503, naming in `details` the service that failed (and, for a checkout, what became of
+    the payment: see ordering.place_order)."""
     return _response(
-        503, error_body(error.code, error.message), {"Retry-After": RETRY_AFTER_SECONDS}
+        503,
+        error_body(error.code, error.message, details=error.details),
+        {"Retry-After": RETRY_AFTER_SECONDS},
     )
 
 
@@ -180,6 +185,31 @@ def _forget_request_id(**_kwargs) -> None:
 
 
 request_finished.connect(_forget_request_id, dispatch_uid="shop.request_id")
+
+
+# --- time budgets -------------------------------------------------------------------------------
+class DeadlineMiddleware:
+    """One time budget per public request (chassis.deadlines): settings.SHOP_REQUEST_BUDGET
+    seconds, or the setting a view names in its `budget_setting` (the checkout and the
+    cancellation run a saga of several calls: SHOP_CHECKOUT_BUDGET). Every gRPC call made
+    for the request gets what is left of it, so the request is answered within its budget
+    however deep a slow service sits."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = deadlines.start(settings.SHOP_REQUEST_BUDGET)
+        try:
+            return self.get_response(request)
+        finally:
+            deadlines.end(token)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "view_class", None)  # set by as_view()
+        setting = getattr(view_class, "budget_setting", None)
+        if setting:
+            deadlines.start(getattr(settings, setting))  # ended with the request's own token
 
 
 # --- health ----------------------------------------------------------------------------------

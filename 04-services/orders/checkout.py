@@ -18,8 +18,13 @@ down in the saga before and after it is made (sagas.py):
    recovery, which goes forward (the money is taken);
 5. confirm, in one transaction: the order, the cart, the outbox event.
 
-"No answer" reaches the caller as ServiceUnavailable; the API's promise holds once the
-services are back: nothing is charged without a confirmed order, and no stock is lost.
+"No answer" reaches the caller as ServiceUnavailable, naming the service that failed and
+saying what became of the payment (details["payment"]): "none" before any charge was asked
+for or after one was declined or voided, "unknown" once a charge may have been taken (the
+order is pending: the client must send the same request with the same key, never a new
+one), "refunded" when the stock could not be sold after the charge. The API's promise holds
+once the services are back: nothing is charged without a confirmed order, and no stock is
+lost.
 
 Idempotency: the key is stored on the order (unique), with a hash of the request. The same
 key and request answer the earlier order (replayed); a checkout with that key still under
@@ -29,11 +34,14 @@ its order). A failed checkout gives its key up, so the same request again is a n
 as at stages 01-03.
 """
 
+import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import NoReturn
 
+from chassis import deadlines
 from chassis.errors import (
     IdempotencyKeyReused,
     PaymentDeclined,
@@ -49,7 +57,17 @@ from . import carts, orders, remote, sagas
 from .models import CheckoutSaga, Order, OrderLine
 
 MAX_IDEMPOTENCY_KEY = Order._meta.get_field("idempotency_key").max_length
-VOIDED = "The payment was not confirmed in time and was cancelled; nothing was charged."
+VOIDED = "The payment was not confirmed in time and was cancelled."
+# What the customer is told of the payment when a checkout ends in ServiceUnavailable.
+PAYMENT_WORDS = {
+    "none": "Nothing was charged; the checkout can be tried again.",
+    "unknown": (
+        "Order {order_id} is pending and the payment may have been taken: do not check out "
+        "again with a new Idempotency-Key; send the same request with the same key to learn "
+        "how it ended (confirmed, or cancelled and refunded)."
+    ),
+    "refunded": "The charge was refunded.",
+}
 Step = CheckoutSaga.Step
 
 
@@ -79,12 +97,13 @@ def place_order(
             if earlier is not None:
                 return earlier, True
         try:
-            saga = _begin(
-                cart_id=cart_id,
-                email=email,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-            )
+            with _payment_is("none"):
+                saga = _begin(
+                    cart_id=cart_id,
+                    email=email,
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                )
         except _KeyTaken:
             continue  # answer as a replay of the request that took the key
         except _CheckoutUnderWay as under_way:
@@ -191,13 +210,15 @@ def _begin(
 def _run(saga: CheckoutSaga, *, payment_token: str) -> orders.Order:
     """Steps 2 to 5 (the list in the module's docstring)."""
     order = saga.order
-    try:
-        remote.reserve(saga, quantities=dict(order.lines.values_list("product_id", "quantity")))
-    except ShopError as error:
-        if isinstance(error, sagas.UNCERTAIN):
-            _go_back_now(saga, error)
-        sagas.fail(saga, reason=error)  # all lines or none: nothing is held
-        raise
+    with _payment_is("none"):
+        try:
+            quantities = dict(order.lines.values_list("product_id", "quantity"))
+            remote.reserve(saga, quantities=quantities)
+        except ShopError as error:
+            if isinstance(error, sagas.UNCERTAIN):
+                _go_back_now(saga, error)
+            sagas.fail(saga, reason=error)  # all lines or none: nothing is held
+            raise
 
     sagas.move(saga, step=Step.CHARGE, charge_key=f"charge-{order.id}")
     try:
@@ -207,26 +228,47 @@ def _run(saga: CheckoutSaga, *, payment_token: str) -> orders.Order:
     except ShopError as error:
         if isinstance(error, sagas.UNCERTAIN):
             sagas.note_error(saga, error)
-            raise
-        _go_back_now(saga, error)
-    if charge.status == remote.VOIDED:
-        _go_back_now(saga, ServiceUnavailable(VOIDED))
-    if charge.status != remote.APPROVED:
-        _go_back_now(saga, PaymentDeclined())
+            with _payment_is("unknown", order_id=order.id):
+                raise
+        with _payment_is("none"):
+            _go_back_now(saga, error)
+    with _payment_is("none"):
+        if charge.status == remote.VOIDED:
+            _go_back_now(saga, ServiceUnavailable(VOIDED, details={"service": "payments"}))
+        if charge.status != remote.APPROVED:
+            _go_back_now(saga, PaymentDeclined())
 
     # TakenOver here (raised as it is): the driver that took the saga over can only have
     # voided its key after this charge was made (else the charge would be VOIDED), so
     # VoidCharge answered it this charge: it ends the saga forward, or back with a refund.
     sagas.move(saga, charge_id=charge.charge_id)
-    try:
-        order = sagas.go_forward(saga)
-    except ShopError as error:
-        sagas.note_error(saga, error)  # charged: the recovery goes forward from here
-        raise
+    with _payment_is("unknown", order_id=order.id):
+        try:
+            order = sagas.go_forward(saga)
+        except ShopError as error:
+            sagas.note_error(saga, error)  # charged: the recovery goes forward from here
+            raise
     if order.status != Order.Status.CONFIRMED:
         # The hold ended before the commit (sagas.go_forward went back and refunded).
-        raise ServiceUnavailable("The stock could not be sold after all; the charge was refunded.")
+        with _payment_is("refunded"):
+            raise ServiceUnavailable(
+                "The stock could not be sold after all.", details={"service": "inventory"}
+            )
     return orders.view(order)
+
+
+@contextlib.contextmanager
+def _payment_is(payment: str, *, order_id: uuid.UUID | None = None) -> Iterator[None]:
+    """A ServiceUnavailable raised inside says what became of the payment (PAYMENT_WORDS)."""
+    try:
+        yield
+    except ServiceUnavailable as error:
+        if error.details and "payment" in error.details:
+            raise
+        error.message = f"{error.message} {PAYMENT_WORDS[payment].format(order_id=order_id)}"
+        error.args = (error.message,)
+        error.details = {**(error.details or {}), "payment": payment}
+        raise
 
 
 def _go_back_now(saga: CheckoutSaga, error: ShopError) -> NoReturn:
@@ -238,5 +280,7 @@ def _go_back_now(saga: CheckoutSaga, error: ShopError) -> NoReturn:
         raise  # another driver (the recovery) has the saga and ends it: leave it be
     except ShopError as stuck:
         sagas.note_error(saga, stuck)
+        if isinstance(stuck, deadlines.OutOfTime) and isinstance(error, ServiceUnavailable):
+            raise error from stuck  # no time left to go back: what failed is still `error`
         raise stuck from error
     raise error

@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from chassis import outbox
+from chassis import deadlines, outbox
 from chassis.errors import InternalError, InvalidState, NotFound, ServiceUnavailable, ShopError
 from chassis.order_events import OrderCancelled, OrderConfirmed, OrderedItem, OrderEvent
 from django.conf import settings
@@ -174,6 +174,9 @@ def wait_for_end(saga_id, *, seconds: float | None = None) -> bool:
     """Wait for the saga, driven by another request, to end; whether it did in time."""
     if seconds is None:
         seconds = settings.SHOP_GRPC_TIMEOUT * WAIT_CALLS
+    left = deadlines.remaining()  # within the request's budget, less the margin to answer
+    if left is not None:
+        seconds = min(seconds, left - settings.SHOP_GRPC_DEADLINE_MARGIN)
     deadline = time.monotonic() + seconds
     unfinished = CheckoutSaga.objects.filter(pk=saga_id, state__in=CheckoutSaga.UNFINISHED)
     while unfinished.exists():

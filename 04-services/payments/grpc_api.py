@@ -69,8 +69,11 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
 
     @rpc
     def ListCharges(self, request, context):  # noqa: N802
+        page, next_page_token = charges.charge_page(
+            page_size=request.page_size, page_token=request.page_token
+        )
         return payments_pb2.ListChargesResponse(
-            charges=[_message(charge) for charge in charges.charge_list()]
+            charges=[_message(charge) for charge in page], next_page_token=next_page_token
         )
 
 

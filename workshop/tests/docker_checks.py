@@ -193,7 +193,7 @@ def _host_ports(service: dict) -> list[int]:
 
 def volume_problems(compose: Compose) -> list[str]:
     """Each named volume is declared, used, and written by one service only (others may
-    mount it read-only: a stage's secrets, which its release writes)."""
+    mount it read-only: a stage's secrets and stage 04's certificates, which the release writes)."""
     declared = set(compose.get("volumes") or {})
     users: dict[str, list[str]] = {}
     writers: dict[str, list[str]] = {}

@@ -197,6 +197,18 @@ def test_a_volume_others_mount_read_only_is_not_shared(compose):
     ]
 
 
+def test_a_volume_others_mount_read_only_may_be_shared_but_not_written_twice(compose):
+    services = compose["services"]
+    assert volume_problems(compose) == []  # certs-04: release-04 writes, the others read
+
+    services["orders-04"]["volumes"] = ["certs-04:/app/var/certs"]  # a second writer
+
+    assert volume_problems(compose) == [
+        "volume `certs-04` is mounted by release-04, orders-04: two servers would share one "
+        "data folder"
+    ]
+
+
 def test_a_stage_out_of_production_mode_is_named(compose, tmp_path):
     compose["services"]["web-01"]["environment"]["SHOP_ENV"] = "development"
     compose["services"]["worker-01"]["environment"]["SHOP_SECRET_KEY"] = "${KEY:-written-here}"

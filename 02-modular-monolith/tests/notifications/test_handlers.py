@@ -1,8 +1,10 @@
 """Notifications reacts to order events with one email each, however often an event comes."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from messaging.consumer import MalformedEvent
 from messaging.models import OutboxMessage
 from notifications import handlers
@@ -95,3 +97,19 @@ def test_notifications_subscribes_to_every_event_it_has_an_email_for(settings):
     assert sorted(binding.routing_key for binding in handlers.queue().bindings) == sorted(
         handlers.SUBJECTS
     )
+
+
+def test_ids_of_events_handled_long_ago_are_forgotten_recent_ones_kept(
+    make_product, make_order, settings
+):
+    settings.SHOP_PROCESSED_EVENT_RETENTION_DAYS = 30
+    make_order([(make_product(), 1)])
+    [old] = envelopes()
+    handlers.handle(old)
+    ProcessedEvent.objects.update(processed_at=timezone.now() - timedelta(days=31))
+    make_order([(make_product(), 1)])
+    recent = envelopes()[-1]
+    handlers.handle(recent)
+
+    assert handlers.forget_old_events() == 1
+    assert [str(row.event_id) for row in ProcessedEvent.objects.all()] == [recent["event_id"]]

@@ -72,3 +72,35 @@ def test_a_malformed_message_is_dropped_not_retried_forever(caplog):
 
     assert message.outcome == "acked"
     assert "event=event_dropped" in caplog.text
+
+
+def test_housekeeping_runs_at_once_then_once_per_interval(monkeypatch):
+    from messaging import consumer as consumer_module
+
+    now = [1000.0]
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: now[0])
+    runs = []
+    consumer = EventConsumer(
+        connection=None,
+        queue=None,
+        handler=print,
+        housekeeping=lambda: runs.append(now[0]),
+        housekeeping_every=60,
+    )
+
+    for clock in (1000.0, 1001.0, 1059.0, 1060.0, 1070.0):
+        now[0] = clock
+        consumer.on_iteration()
+
+    assert runs == [1000.0, 1060.0]
+
+
+def test_a_failing_housekeeping_is_logged_and_does_not_stop_the_consumer(caplog):
+    def broken():
+        raise RuntimeError("database restarting")
+
+    consumer = EventConsumer(connection=None, queue=None, handler=print, housekeeping=broken)
+
+    consumer.on_iteration()
+
+    assert "event=housekeeping_failed" in caplog.text

@@ -7,10 +7,12 @@ ones go through the configured broker (RabbitMQ in real mode, files in embedded 
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from messaging import broker, relay
 from messaging.models import OutboxMessage
 from notifications import handlers as notifications_handlers
@@ -205,3 +207,55 @@ def test_the_relay_loop_publishes_and_stops_promptly_when_asked(make_product, ma
     assert time.monotonic() - asked < 2
     assert confirmed["aggregate_id"] == str(order.id)
     assert OutboxMessage.objects.get().published_at is not None
+
+
+# --- a bounded table -------------------------------------------------------------------------
+def _age(days: float, *, published: bool) -> None:
+    """Make every row `days` old, published then or never."""
+    then = timezone.now() - timedelta(days=days)
+    OutboxMessage.objects.update(created_at=then, published_at=then if published else None)
+
+
+def test_published_rows_older_than_the_retention_are_deleted(
+    three_events, make_product, make_order
+):
+    _age(8, published=True)
+    recent = make_order([(make_product(), 1)])
+    OutboxMessage.objects.filter(published_at__isnull=True).update(published_at=timezone.now())
+
+    deleted = relay.prune_published(older_than=timedelta(days=7), batch_size=2)
+
+    assert deleted == 3
+    assert [row.aggregate_id for row in OutboxMessage.objects.all()] == [str(recent.id)]
+
+
+def test_an_event_never_published_is_kept_however_old(three_events):
+    _age(100, published=False)
+
+    assert relay.prune_published(older_than=timedelta(days=7)) == 0
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)  # the relay's thread has its own connection
+def test_the_relay_loop_deletes_old_published_rows_as_it_runs(make_product, make_order):
+    make_order([(make_product(), 1)])
+    _age(settings.SHOP_OUTBOX_RETENTION_DAYS + 1, published=True)
+    stop = threading.Event()
+
+    def relay_in_a_thread() -> None:
+        try:
+            relay.run(stop=stop, poll_interval=0.05)
+        finally:
+            connection.close()
+
+    loop = threading.Thread(target=relay_in_a_thread)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while OutboxMessage.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+
+    assert not OutboxMessage.objects.exists()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from chassis.grpc_client import open_channel
 from chassis.testing import django_db_modify_db_settings, serving  # noqa: F401 (a fixture)
 from shop.catalog.v1 import catalog_pb2_grpc
 
@@ -44,8 +45,9 @@ def catalog_target(settings) -> Iterator[str]:
 
 @pytest.fixture
 def catalog_channel(catalog_target) -> Iterator[grpc.Channel]:
-    """A plain channel to the same server, for what the chassis's client hides: status codes."""
-    with grpc.insecure_channel(catalog_target) as channel:
+    """A channel to the same server (plaintext, or mutual TLS as the stage runs it) without
+    the chassis's client, for what that client hides: status codes."""
+    with open_channel(catalog_target) as channel:
         yield channel
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from chassis import broker, relay
 from chassis.broker_testing import first_message
-from chassis.consumer import EventConsumer, MalformedEvent
+from chassis.consumer import EventConsumer
 
 from .things import ThingHappened, record_in_one_transaction
 
@@ -78,22 +78,6 @@ def test_a_failing_message_goes_back_to_the_broker_when_the_consumer_stops(caplo
     assert "requeued=true" in caplog.text
 
 
-def test_a_malformed_message_is_dropped_not_retried_forever(caplog):
-    calls: list[dict] = []
-
-    def refuse(envelope):
-        calls.append(envelope)
-        raise MalformedEvent("not a thing event")
-
-    message = FakeMessage()
-    consumer_with(refuse).on_message({"event_type": "thing.vanished"}, message)
-
-    assert len(calls) == 1
-    assert message.outcome == "acked"
-    assert "event=event_dropped" in caplog.text
-    assert "event_type=thing.vanished" in caplog.text
-
-
 # --- on the configured broker ----------------------------------------------------------------
 @pytest.mark.django_db
 def test_the_loop_handles_its_queues_events_in_order_and_acks_each(settings):
@@ -132,3 +116,35 @@ def test_the_loop_handles_its_queues_events_in_order_and_acks_each(settings):
     assert not loop.is_alive()
     assert handled == [0, 1, 2, 3, 4]
     assert left is None
+
+
+def test_housekeeping_runs_at_once_then_once_per_interval(monkeypatch):
+    from chassis import consumer as consumer_module
+
+    now = [1000.0]
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: now[0])
+    runs = []
+    consumer = EventConsumer(
+        connection=None,
+        queue=None,
+        handler=print,
+        housekeeping=lambda: runs.append(now[0]),
+        housekeeping_every=60,
+    )
+
+    for clock in (1000.0, 1001.0, 1059.0, 1060.0, 1070.0):
+        now[0] = clock
+        consumer.on_iteration()
+
+    assert runs == [1000.0, 1060.0]
+
+
+def test_a_failing_housekeeping_is_logged_and_does_not_stop_the_consumer(caplog):
+    def broken():
+        raise RuntimeError("database restarting")
+
+    consumer = EventConsumer(connection=None, queue=None, handler=print, housekeeping=broken)
+
+    consumer.on_iteration()
+
+    assert "event=housekeeping_failed" in caplog.text

@@ -112,13 +112,30 @@ def test_a_validation_error_keeps_its_fields(client, servicer):
     assert raised.value.fields == {"payment_token": ["Unknown payment token."]}
 
 
-def test_a_database_that_is_down_is_unavailable_and_retried(client, servicer):
+def test_a_database_that_is_down_is_unavailable_naming_the_service(client, servicer):
     servicer.error = OperationalError("connection refused")
 
-    with pytest.raises(errors.ServiceUnavailable):
+    with pytest.raises(errors.ServiceUnavailable) as raised:
         get(client)
 
-    assert servicer.calls == 3  # the channel's retry policy: UNAVAILABLE, 3 attempts
+    assert raised.value.details == {"service": "chassis_tests"}
+    # The servicer answered: its caller does not retry that (chassis.grpc_server).
+    assert servicer.calls == 1
+
+
+def test_a_dependency_that_is_down_is_named_as_it_was_by_the_service_that_called_it(
+    client, servicer
+):
+    servicer.error = errors.ServiceUnavailable(
+        "The payments service is unavailable.", details={"service": "payments"}
+    )
+
+    with pytest.raises(errors.ServiceUnavailable) as raised:
+        get(client)
+
+    assert raised.value.message == "The payments service is unavailable."
+    assert raised.value.details == {"service": "payments"}
+    assert servicer.calls == 1
 
 
 def test_a_bug_is_an_internal_error_and_not_retried(client, servicer):

@@ -9,10 +9,12 @@ import signal
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from chassis import broker, relay
 from chassis.broker_testing import first_message, received_on_a_test_queue, remove_from_the_broker
@@ -332,3 +334,46 @@ def test_the_relay_command_publishes_until_sigterm(signal_handlers):
     assert [envelope["aggregate_id"] for envelope in outcome["received"]] == ["7"]
     assert stopped - outcome["asked"] < 2
     assert waiting() == 0
+
+
+# --- a bounded table -------------------------------------------------------------------------
+def _age(days: float, *, published: bool) -> None:
+    """Make every row `days` old, published then or never."""
+    then = timezone.now() - timedelta(days=days)
+    OutboxMessage.objects.update(created_at=then, published_at=then if published else None)
+
+
+def test_published_rows_older_than_the_retention_are_deleted(three_events):
+    _age(8, published=True)
+    record_in_one_transaction(ThingHappened(thing_id=4))
+    OutboxMessage.objects.filter(published_at__isnull=True).update(published_at=timezone.now())
+
+    deleted = relay.prune_published(older_than=timedelta(days=7), batch_size=2)
+
+    assert deleted == 3
+    assert [row.aggregate_id for row in OutboxMessage.objects.all()] == ["4"]  # recent: kept
+
+
+def test_an_event_never_published_is_kept_however_old(three_events):
+    _age(100, published=False)
+
+    assert relay.prune_published(older_than=timedelta(days=7)) == 0
+    assert waiting() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_loop_deletes_old_published_rows_as_it_runs(settings):
+    settings.SHOP_OUTBOX_RETENTION_DAYS = 7
+    record_in_one_transaction(ThingHappened(thing_id=1))
+    _age(8, published=True)
+    stop = threading.Event()
+    loop = relay_in_a_thread(stop)
+    try:
+        deadline = time.monotonic() + 5
+        while OutboxMessage.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+
+    assert not OutboxMessage.objects.exists()

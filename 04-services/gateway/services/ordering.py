@@ -3,7 +3,7 @@
 import uuid
 
 from chassis import clients
-from django.conf import settings
+from chassis.errors import ServiceUnavailable
 from shop.orders.v1 import orders_pb2
 
 MAX_LINE_QUANTITY = 99  # API.md: quantity 1..99 per cart line
@@ -11,11 +11,12 @@ MAX_LINE_QUANTITY = 99  # API.md: quantity 1..99 per cart line
 # but only after the orders service has reserved stock for the checkout: the gateway turns
 # a typo away before anything starts, as stage 03 did.
 PAYMENT_TOKENS = frozenset({"tok_visa", "tok_mastercard", "tok_chargeDeclined"})
-# PlaceOrder and CancelOrder answer once the orders service has called the others, one call
-# after another, each with its own deadline (products, reserve, charge, commit; or refund,
-# release): the gateway waits for that many deadlines, so that it reports how the saga ended
-# rather than a 503 while the saga is still going.
-SAGA_CALLS = 4
+# A checkout that fails with no word from the orders service on the payment (it did not
+# answer) may have charged: the client must not start again with a new key.
+PAYMENT_UNKNOWN = (
+    "The payment may have been taken: do not check out again with a new Idempotency-Key; "
+    "send the same request with the same key to learn how the checkout ended."
+)
 
 
 def is_known_token(token: str) -> bool:
@@ -57,14 +58,24 @@ def place_order(
 ) -> tuple[orders_pb2.Order, bool]:
     """Check the cart out; returns (order, replayed). With an idempotency key, the orders
     service answers a repeated request with the order it placed the first time (replayed),
-    and refuses the key with another request (idempotency_key_reused)."""
+    and refuses the key with another request (idempotency_key_reused). A ServiceUnavailable
+    says in details["payment"] whether the customer may have been charged: "none",
+    "unknown" (retry only with the same key) or "refunded"."""
     request = orders_pb2.PlaceOrderRequest(
         cart_id=str(cart_id),
         email=email,
         payment_token=payment_token,
         idempotency_key=idempotency_key or "",
     )
-    answer = clients.orders.call("PlaceOrder", request, timeout=_saga_deadline())
+    try:
+        answer = clients.orders.call("PlaceOrder", request)
+    except ServiceUnavailable as error:
+        details = error.details or {}
+        if "payment" not in details:  # the orders service did not say: it did not answer
+            raise ServiceUnavailable(
+                f"{error.message} {PAYMENT_UNKNOWN}", details={**details, "payment": "unknown"}
+            ) from error
+        raise
     return answer.order, answer.replayed
 
 
@@ -75,8 +86,4 @@ def order_get(*, order_id: uuid.UUID) -> orders_pb2.Order:
 def cancel_order(*, order_id: uuid.UUID) -> orders_pb2.Order:
     """Refund, return the stock, mark cancelled (the orders service does all three)."""
     request = orders_pb2.CancelOrderRequest(order_id=str(order_id))
-    return clients.orders.call("CancelOrder", request, timeout=_saga_deadline())
-
-
-def _saga_deadline() -> float:
-    return settings.SHOP_GRPC_TIMEOUT * SAGA_CALLS
+    return clients.orders.call("CancelOrder", request)

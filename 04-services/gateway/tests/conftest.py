@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from chassis.grpc_client import close_channels
 from chassis.testing import running_server
 from django.contrib.auth import get_user_model
 
@@ -18,7 +19,8 @@ from gateway import auth
 from .clients import ShopClient, basic_auth
 from .fakes import FakeServices
 
-DEADLINE = 0.5  # seconds: SHOP_GRPC_TIMEOUT in these tests
+BUDGET = 0.5  # seconds: a public request's time budget in these tests (SHOP_REQUEST_BUDGET)
+CHECKOUT_BUDGET = 1.0  # SHOP_CHECKOUT_BUDGET
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +36,10 @@ def services(fake_server, settings) -> FakeServices:
     fakes, target = fake_server
     for fake in fakes.all():
         fake.reset()
+    close_channels()  # fresh retry budgets: one test's failures do not throttle the next
     settings.SHOP_GRPC_TARGETS = {name: target for name in settings.SHOP_GRPC_TARGETS}
-    settings.SHOP_GRPC_TIMEOUT = DEADLINE
+    settings.SHOP_REQUEST_BUDGET = BUDGET
+    settings.SHOP_CHECKOUT_BUDGET = CHECKOUT_BUDGET
     return fakes
 
 

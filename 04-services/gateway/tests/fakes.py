@@ -41,8 +41,9 @@ class FakeService:
         descriptor = messages.DESCRIPTOR.services_by_name[service]
         self.full_name = descriptor.full_name
         self.answers: dict[str, Any] = {}
+        self.raw_answers: dict[str, Callable[[Any, grpc.ServicerContext], Any]] = {}
         self.calls: list[Call] = []
-        methods = {method.name: rpc(self._method(method.name)) for method in descriptor.methods}
+        methods = {method.name: self._method(method.name) for method in descriptor.methods}
         servicer_class = type(f"Fake{service}", (getattr(stubs, f"{service}Servicer"),), methods)
         self._servicer = servicer_class()
         self._add_to_server = getattr(stubs, f"add_{service}Servicer_to_server")
@@ -52,12 +53,18 @@ class FakeService:
         function of the request returning the message."""
         self.answers[method] = reply
 
+    def answer_raw(self, method: str, handler: Callable[[Any, grpc.ServicerContext], Any]) -> None:
+        """From now on `method` is `handler(request, context)` itself, outside the chassis's
+        `rpc` wrapper: for what no servicer answers (a bare status from a stopping server)."""
+        self.raw_answers[method] = handler
+
     def requests(self, method: str) -> list[Any]:
         """The requests `method` received, oldest first."""
         return [call.request for call in self.calls if call.method == method]
 
     def reset(self) -> None:
         self.answers.clear()
+        self.raw_answers.clear()
         self.calls.clear()
 
     def add_to(self, server: grpc.Server) -> None:
@@ -74,7 +81,16 @@ class FakeService:
             return reply(request) if callable(reply) else reply
 
         handle.__name__ = name
-        return handle
+        wrapped = rpc(handle)
+
+        def dispatch(servicer: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            raw = self.raw_answers.get(name)
+            if raw is None:
+                return wrapped(servicer, request, context)
+            self.calls.append(Call(name, request, dict(context.invocation_metadata())))
+            return raw(request, context)
+
+        return dispatch
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Notifications reacts to order events with one email each, however often an event comes."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from chassis.consumer import MalformedEvent
 from chassis.models import ProcessedEvent
 from chassis.order_events import OrderCancelled, OrderConfirmed, OrderedItem
+from django.utils import timezone
 
 from notifications import handlers
 
@@ -119,3 +121,14 @@ def test_notifications_subscribes_to_every_event_it_has_an_email_for(settings):
     assert sorted(binding.routing_key for binding in handlers.queue().bindings) == sorted(
         handlers.SUBJECTS
     )
+
+
+def test_ids_of_events_handled_long_ago_are_forgotten_recent_ones_kept(db, settings):
+    settings.SHOP_PROCESSED_EVENT_RETENTION_DAYS = 30
+    old, recent = an_order_event(OrderConfirmed), an_order_event(OrderConfirmed)
+    handlers.handle(old.envelope())
+    ProcessedEvent.objects.update(processed_at=timezone.now() - timedelta(days=31))
+    handlers.handle(recent.envelope())
+
+    assert handlers.forget_old_events() == 1
+    assert [row.event_id for row in ProcessedEvent.objects.all()] == [recent.event_id]

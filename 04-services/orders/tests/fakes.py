@@ -21,12 +21,12 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+import grpc
 from chassis import grpc_errors
 from chassis.errors import (
     InvalidState,
     NotFound,
     OutOfStock,
-    ServiceUnavailable,
     ShopError,
     ValidationFailed,
 )
@@ -76,6 +76,12 @@ class Fake:
         return failure
 
 
+def _down(context) -> None:
+    """End the call as a service that is down does: a bare UNAVAILABLE, no servicer's error
+    in it (the channel may retry it)."""
+    context.abort(grpc.StatusCode.UNAVAILABLE, "connection refused")
+
+
 def scripted(method):
     """Count the call, apply the test's script, turn a raised ShopError into its status."""
 
@@ -89,14 +95,14 @@ def scripted(method):
         if name in self._holds:
             self._holds[name].wait(HOLD_TIMEOUT)
         if failure is not None and not failure.lost:
-            grpc_errors.abort(context, ServiceUnavailable())
+            _down(context)
         try:
             with self._lock:
                 answer = method(self, request, context)
         except ShopError as error:
             grpc_errors.abort(context, error)
         if failure is not None:
-            grpc_errors.abort(context, ServiceUnavailable())
+            _down(context)
         return answer
 
     return call

@@ -5,10 +5,9 @@ calls are counted."""
 import uuid
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from chassis import clients
-from chassis.grpc_client import ServiceClient
+from chassis.grpc_client import ServiceClient, open_channel
 from chassis.testing import django_db_modify_db_settings, serving  # noqa: F401 (a fixture)
 from shop.payments.v1 import payments_pb2, payments_pb2_grpc
 
@@ -36,8 +35,9 @@ def payments(payments_target) -> ServiceClient:
 
 @pytest.fixture
 def payments_stub(payments_target) -> Iterator[payments_pb2_grpc.PaymentsServiceStub]:
-    """A plain stub, for what the client hides: the status codes themselves."""
-    with grpc.insecure_channel(payments_target) as channel:
+    """A stub on a channel of its own (plaintext, or mutual TLS as the stage runs it),
+    without the chassis's client, for what that client hides: the status codes themselves."""
+    with open_channel(payments_target) as channel:
         yield payments_pb2_grpc.PaymentsServiceStub(channel)
 
 

@@ -434,7 +434,48 @@ def test_list_charges_answers_every_charge_and_void_oldest_first(payments):
 
 
 def test_list_charges_of_no_charges_is_empty(payments):
-    assert list(payments.call("ListCharges", payments_pb2.ListChargesRequest()).charges) == []
+    answer = payments.call("ListCharges", payments_pb2.ListChargesRequest())
+
+    assert (list(answer.charges), answer.next_page_token) == ([], "")
+
+
+def test_list_charges_pages_through_every_charge_once(payments):
+    made = [payments.call("CreateCharge", charge_request()) for _ in range(5)]
+
+    pages, token = [], ""
+    while True:
+        request = payments_pb2.ListChargesRequest(page_size=2, page_token=token)
+        answer = payments.call("ListCharges", request)
+        pages.append(list(answer.charges))
+        token = answer.next_page_token
+        if not token:
+            break
+
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [charge for page in pages for charge in page] == made
+
+
+def test_a_full_last_page_says_there_is_no_next_one(payments):
+    made = [payments.call("CreateCharge", charge_request()) for _ in range(2)]
+
+    answer = payments.call("ListCharges", payments_pb2.ListChargesRequest(page_size=2))
+
+    assert (list(answer.charges), answer.next_page_token) == (made, "")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"page_size": 1001}, "page_size"),
+        ({"page_size": -1}, "page_size"),
+        ({"page_token": "abc"}, "page_token"),
+    ],
+)
+def test_list_charges_refuses_a_page_it_cannot_give(payments, fields, field):
+    error = raised(payments.call, "ListCharges", payments_pb2.ListChargesRequest(**fields))
+
+    assert type(error) is ValidationFailed
+    assert list(error.fields) == [field]
 
 
 # --- the status codes of the contract --------------------------------------------------------

@@ -15,7 +15,7 @@ import time
 import grpc
 import pytest
 from chassis.errors import ServiceUnavailable
-from chassis.grpc_client import ServiceClient
+from chassis.grpc_client import ServiceClient, open_channel
 from chassis.grpc_server import registers, rpc
 from chassis.testing import django_db_modify_db_settings, serving  # noqa: F401 (a fixture)
 from django.core.management import call_command
@@ -43,7 +43,7 @@ def register(server):
 
 def health_of(target: str, service: str) -> int:
     """The status Check answers for `service` ("" is the server as a whole)."""
-    with grpc.insecure_channel(target) as channel:
+    with open_channel(target) as channel:
         answer = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=service), timeout=PATIENCE
         )

@@ -15,7 +15,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with broker.connection() as connection:
             consumer = EventConsumer(
-                connection=connection, queue=handlers.queue(), handler=handlers.handle
+                connection=connection,
+                queue=handlers.queue(),
+                handler=handlers.handle,
+                housekeeping=handlers.forget_old_events,
             )
 
             # honcho stops a process with SIGTERM: finish the message in hand, then leave

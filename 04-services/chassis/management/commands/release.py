@@ -2,12 +2,18 @@
 
 Its database (ensure_database), its tables (migrate), then the service's own one-off steps,
 settings.SHOP_RELEASE_COMMANDS (the demo data: seed_catalog, seed_stock; the staff user).
+With mutual TLS on (settings.SHOP_GRPC_TLS_DIR), the stage's certificates are made first if
+missing (chassis.certificates), so the services starting next agree on one authority.
 Each step is idempotent, so a release runs at every start, as `make run` and compose do.
 """
+
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from chassis import certificates
 
 
 class Command(BaseCommand):
@@ -15,6 +21,8 @@ class Command(BaseCommand):
     requires_system_checks = []  # the checks may need the very database this creates
 
     def handle(self, *args, **options) -> None:
+        if settings.SHOP_GRPC_TLS_DIR:
+            certificates.ensure(Path(settings.SHOP_GRPC_TLS_DIR))
         call_command("ensure_database", stdout=self.stdout, stderr=self.stderr)
         call_command("migrate", interactive=False, verbosity=0, stdout=self.stdout)
         self.stdout.write(f"release: {settings.SERVICE}: migrated")

@@ -4,6 +4,7 @@ import signal
 
 from chassis import broker
 from chassis.consumer import EventConsumer
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from notifications import handlers
@@ -14,8 +15,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with broker.connection() as connection:
+            # The queue as this version declares it (with its dead-letter queue), whoever
+            # starts first, this process or the relay.
+            broker.declare_subscriptions(connection)
             consumer = EventConsumer(
-                connection=connection, queue=handlers.queue(), handler=handlers.handle
+                connection=connection,
+                queue=handlers.queue(),
+                handler=handlers.handle,
+                max_attempts=settings.SHOP_EVENT_MAX_ATTEMPTS,
+                housekeeping=handlers.forget_old_events,
             )
 
             # honcho stops a process with SIGTERM: finish the message in hand, then leave
