@@ -34,6 +34,7 @@ import json
 import uuid
 from typing import NoReturn
 
+from chassis import telemetry
 from chassis.errors import (
     IdempotencyKeyReused,
     PaymentDeclined,
@@ -178,7 +179,9 @@ def _begin(
                 )
                 for item in items
             )
-            return CheckoutSaga.objects.create(order=order)
+            return CheckoutSaga.objects.create(
+                order=order, traceparent=telemetry.current_traceparent()
+            )
     except IntegrityError:
         # The unique key, or the one live order per cart: a request with the same key on
         # another cart, or a checkout of this cart, got in between (never on one cart: the
