@@ -74,7 +74,6 @@ class EventConsumer(ConsumerMixin):
             attributes={
                 "messaging.system": "rabbitmq",
                 "messaging.operation.type": "process",
-                "messaging.destination.name": self.queue.name,
                 "messaging.message.id": str(body.get("event_id")),
             },
         ):
