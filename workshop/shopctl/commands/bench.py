@@ -6,6 +6,8 @@ same run, on the same machine, by the same client.
 - The strangler proxy: the same request direct to the upstream that serves it and through the
   proxy (stage 03).
 - One gRPC hop: a catalog lookup in-process and over gRPC to stage 03's catalog service.
+- The cost of seeing: stage 04's product detail with tracing off (OTEL_SDK_DISABLED=true) and
+  on, two copies of the stage side by side.
 - Queries per request on the hot endpoints, at every stage.
 
 Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
@@ -74,6 +76,7 @@ def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -
 
     rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
     rows += _stage_03_costs(stages, requests, seconds)
+    rows += _tracing_cost(stages, requests, seconds)
     queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
 
     settings = {"mode": run_mode(tool_environment()), **machine()}
@@ -187,6 +190,51 @@ def _grpc_hop(running: RunningStage, what: str, requests: int) -> Row:
     local, remote = (_sequential(timings[side]) for side in ("in_process", "grpc"))
     print(f"[gRPC] in-process: {_describe(local)}; over gRPC: {_describe(remote)}")
     return Row(f"{running.stage.name}: {what} (req/s: one caller)", "in-process", local, remote)
+
+
+def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]:
+    """Stage 04's product detail (gateway, one gRPC call, one query) with tracing off and on.
+
+    Two copies of the stage run side by side, identical but for OTEL_SDK_DISABLED, and are
+    measured in turn: off, on, on, off. A machine that gets busier or quieter during the run
+    (other people's work, a CPU warming up) then favours neither side; each side is the mean
+    of its two measurements.
+    """
+    what = "tracing: GET /api/products/1/ with tracing off and on"
+    stage = next((stage for stage in stages if stage.number == "04"), None)
+    if stage is None:
+        return [Row(what, "tracing off", None, None, "not measured yet: comes with stage 04")]
+    copies: dict[str, RunningStage] = {}
+    measured: dict[str, list[Measurement]] = {"off": [], "on": []}
+    try:
+        for side in ("off", "on"):
+            var_dir = VAR_DIR / "bench" / f"{stage.name}-tracing-{side}"
+            env = isolated_environment(
+                port=free_port(stage.port_offsets()),
+                var_dir=var_dir,
+                database=f"shop_04_bench_tracing_{side}",
+            )
+            env["OTEL_SDK_DISABLED"] = "true" if side == "off" else "false"
+            print(f"[tracing] start {stage.name} with tracing {side} (log in {var_dir})")
+            copies[side] = start(stage, env, log_path=var_dir / "processes.log")
+        for side in ("off", "on", "on", "off"):
+            measurement = measure(f"{copies[side].base_url}/api/products/1/", requests, seconds)
+            print(f"[tracing] {side}: {_describe(measurement)}")
+            measured[side].append(measurement)
+    finally:
+        for running in copies.values():
+            running.stop()
+    off, on = (_mean(measured[side]) for side in ("off", "on"))
+    return [Row(f"{stage.name}: {what}", "tracing off", off, on)]
+
+
+def _mean(measurements: list[Measurement]) -> Measurement:
+    return Measurement(
+        p50=statistics.mean(m.p50 for m in measurements),
+        p95=statistics.mean(m.p95 for m in measurements),
+        p99=statistics.mean(m.p99 for m in measurements if m.p99 is not None),
+        requests_per_second=statistics.mean(m.requests_per_second for m in measurements),
+    )
 
 
 def _sequential(timings: list[float]) -> Measurement:
