@@ -16,6 +16,7 @@ requests back to back for a few seconds. The client runs on the same cores as th
 as a learner's laptop does: compare the figures with each other, not with other machines.
 """
 
+import contextlib
 import http.client
 import json
 import statistics
@@ -29,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 
 from shopctl import ShopctlError
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
@@ -198,7 +200,8 @@ def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]
     Two copies of the stage run side by side, identical but for OTEL_SDK_DISABLED, and are
     measured in turn: off, on, on, off. A machine that gets busier or quieter during the run
     (other people's work, a CPU warming up) then favours neither side; each side is the mean
-    of its two measurements.
+    of its two measurements. The stage's own CPU time per request is counted too: on a busy
+    machine it moves far less than the rates do.
     """
     what = "tracing: GET /api/products/1/ with tracing off and on"
     stage = next((stage for stage in stages if stage.number == "04"), None)
@@ -206,6 +209,7 @@ def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]
         return [Row(what, "tracing off", None, None, "not measured yet: comes with stage 04")]
     copies: dict[str, RunningStage] = {}
     measured: dict[str, list[Measurement]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}  # seconds of CPU per request
     try:
         for side in ("off", "on"):
             var_dir = VAR_DIR / "bench" / f"{stage.name}-tracing-{side}"
@@ -218,14 +222,30 @@ def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]
             print(f"[tracing] start {stage.name} with tracing {side} (log in {var_dir})")
             copies[side] = start(stage, env, log_path=var_dir / "processes.log")
         for side in ("off", "on", "on", "off"):
+            cpu_before = _cpu_seconds(copies[side])
             measurement = measure(f"{copies[side].base_url}/api/products/1/", requests, seconds)
+            sent = WARM_UP_REQUESTS + requests + measurement.requests_per_second * seconds
+            cpu[side].append((_cpu_seconds(copies[side]) - cpu_before) / sent)
             print(f"[tracing] {side}: {_describe(measurement)}")
             measured[side].append(measurement)
     finally:
         for running in copies.values():
             running.stop()
     off, on = (_mean(measured[side]) for side in ("off", "on"))
-    return [Row(f"{stage.name}: {what}", "tracing off", off, on)]
+    cpu_off, cpu_on = (statistics.mean(cpu[side]) * 1000 for side in ("off", "on"))
+    cpu_note = f"stage's CPU per request {cpu_off:.2f} → {cpu_on:.2f} ms, ×{cpu_on / cpu_off:.2f}"
+    print(f"[tracing] {cpu_note}")
+    return [Row(f"{stage.name}: {what} ({cpu_note})", "tracing off", off, on)]
+
+
+def _cpu_seconds(running: RunningStage) -> float:
+    """The CPU time every process of a running stage has used so far."""
+    total = 0.0
+    for process in psutil.Process(running.honcho.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a process that ended meanwhile
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _mean(measurements: list[Measurement]) -> Measurement:
