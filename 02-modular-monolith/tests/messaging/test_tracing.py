@@ -4,7 +4,6 @@ wrote it, the relay publishes in that trace and the message carries it on to the
 The spans of these tests go to memory (an in-process exporter).
 """
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -21,6 +20,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+
+from tests.brokers import first_message
 
 TRACEPARENT = "00-{trace_id:032x}-{span_id:016x}-01"
 
@@ -39,17 +40,6 @@ class ThingHappened(Event):
 
     def data(self) -> dict[str, Any]:
         return {"thing_id": self.thing_id}
-
-
-def first_message(queue, timeout: float = 10.0):
-    """The first message on the bound `queue`, or None after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = queue.get(no_ack=True)
-        if message is not None:
-            return message
-        time.sleep(0.05)
-    return None
 
 
 def ids_in(traceparent: str) -> tuple[int, int]:
