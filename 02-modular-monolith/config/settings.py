@@ -236,19 +236,26 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en"
 USE_I18N = False
 
-# --- Logging: key=value lines carrying the request id ---------------------------------------
+# --- Logging: key=value lines carrying the request id and the trace id -----------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "edge.middleware.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "edge.middleware.RequestIdFilter"},
+        "trace_id": {"()": "kernel.telemetry.TraceIdFilter"},
+    },
     "formatters": {
         "kv": {
             "format": "time=%(asctime)s level=%(levelname)s logger=%(name)s "
-            "request_id=%(request_id)s %(message)s"
+            "request_id=%(request_id)s trace_id=%(trace_id)s %(message)s"
         }
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["request_id"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "kv",
+            "filters": ["request_id", "trace_id"],
+        }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("SHOP_LOG_LEVEL", "INFO")},
 }

@@ -8,6 +8,7 @@ in the same transaction makes the change and its event one atomic fact; the rela
 """
 
 from django.db import transaction
+from kernel import telemetry
 from kernel.events import Event
 
 from .models import OutboxMessage
@@ -25,4 +26,5 @@ def record(event: Event) -> None:
         event_type=event.event_type,
         aggregate_id=event.aggregate_id,
         payload=event.envelope(),
+        traceparent=telemetry.current_traceparent(),
     )

@@ -73,23 +73,27 @@ def sqlite_options() -> dict[str, Any]:
 
 
 def logging_settings(level: str) -> dict[str, Any]:
-    """Django's LOGGING: key=value lines on the console, each carrying the request id
-    (kernel.http.RequestIdFilter, named as a string: logging imports it once Django is up)."""
+    """Django's LOGGING: key=value lines on the console, each carrying the request id and the
+    trace id (kernel.http.RequestIdFilter, kernel.telemetry.TraceIdFilter, named as strings:
+    logging imports them once Django is up)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "kernel.http.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "kernel.http.RequestIdFilter"},
+            "trace_id": {"()": "kernel.telemetry.TraceIdFilter"},
+        },
         "formatters": {
             "kv": {
                 "format": "time=%(asctime)s level=%(levelname)s logger=%(name)s "
-                "request_id=%(request_id)s %(message)s"
+                "request_id=%(request_id)s trace_id=%(trace_id)s %(message)s"
             }
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "kv",
-                "filters": ["request_id"],
+                "filters": ["request_id", "trace_id"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -14,6 +14,9 @@ class OutboxMessage(models.Model):
     event_type = models.CharField(max_length=100)  # the routing key, e.g. "order.confirmed"
     aggregate_id = models.CharField(max_length=64)  # e.g. the order id
     payload = models.JSONField()  # the envelope, published as it is
+    # The W3C trace context of the transaction that wrote the row: the relay publishes the
+    # event in that trace, so the event's journey shows in the trace of the request behind it.
+    traceparent = models.CharField(max_length=55, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,6 +4,7 @@ import logging
 import sys
 
 from aiohttp import web
+from kernel import telemetry
 
 from proxy.app import make_app
 from proxy.routes import RouteTableError
@@ -16,8 +17,12 @@ def main() -> int:
     settings = from_environment()
     logging.basicConfig(
         level=settings.log_level,
-        format="time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        format="time=%(asctime)s level=%(levelname)s logger=%(name)s trace_id=%(trace_id)s "
+        "%(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(telemetry.TraceIdFilter())
+    telemetry.setup("proxy")  # before the app is made: tracing adds its middleware
     try:
         app = make_app(settings)
     except (RouteTableError, OSError) as error:

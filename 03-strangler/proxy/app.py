@@ -13,6 +13,7 @@ from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
+from kernel import telemetry
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -85,7 +86,8 @@ def make_app(settings: Settings) -> web.Application:
     routes = RouteFile(settings.routes_file, set(settings.upstreams))
     routes.load()
     upstreams = {name: Upstream(name, url) for name, url in settings.upstreams.items()}
-    app = web.Application(middlewares=[error_envelope])
+    # Outermost first: the trace id goes on every answer, the proxy's own errors included.
+    app = web.Application(middlewares=[trace_id_on_answers, error_envelope])
     app[STATE] = ProxyState(settings=settings, routes=routes, upstreams=upstreams)
     app.cleanup_ctx.append(upstream_sessions)
     app.router.add_get("/_proxy/routes", show_routes)
@@ -174,6 +176,17 @@ async def error_envelope(
 # ---- The proxy ------------------------------------------------------------------------------
 
 
+@web.middleware
+async def trace_id_on_answers(request: web.Request, handler) -> web.StreamResponse:
+    """X-Trace-Id (API.md) on the proxy's own answers; a relayed answer, streamed, gets it
+    in relay(), before its headers go out. The trace is the proxy's: the one the whole
+    request shares, from here to the catalog service."""
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(telemetry.trace_id_header())
+    return response
+
+
 async def forward(request: web.Request) -> web.StreamResponse:
     """Route, relay, count, log; start the shadow copy if the route asks for one."""
     state = request.app[STATE]
@@ -260,6 +273,7 @@ async def relay(
         response.headers.extend(without_hop_by_hop(upstream_response.headers))
         response.headers["X-Request-ID"] = request_id
         response.headers["X-Served-By"] = upstream.name
+        response.headers.update(telemetry.trace_id_header())
         await response.prepare(request)
         kept: bytearray | None = bytearray() if keep else None
         try:

@@ -35,3 +35,14 @@ def received_on_a_test_queue(routing_keys: list[str]) -> Iterator[Callable[..., 
         finally:
             bound.purge()
             bound.delete()
+
+
+def first_message(queue, timeout: float = 10.0):
+    """The first message on the bound `queue` (acknowledged), or None after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = queue.get(no_ack=True)
+        if message is not None:
+            return message
+        time.sleep(0.05)
+    return None

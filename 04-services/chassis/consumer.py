@@ -13,6 +13,9 @@ delivery: the stage README says how to replay an event from the outbox.)
 
 `housekeeping`, if given, runs between messages once every `housekeeping_every` seconds
 (and once at the start): how a consumer forgets the events it handled long ago.
+
+Tracing: handling a message is a span, a child of the relay's publish span whose context the
+message's headers carry: the email sent for an order shows in the trace of its checkout.
 """
 
 import logging
@@ -23,6 +26,10 @@ from typing import Any
 from django.db import InterfaceError, OperationalError
 from kombu import Connection, Producer, Queue
 from kombu.mixins import ConsumerMixin
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
+
+from chassis import telemetry
 
 from . import broker
 
@@ -92,6 +99,19 @@ class EventConsumer(ConsumerMixin):
         growing pause, rather than requeued: a requeued message would go to the back of
         the queue, behind the events of the same order that came after it. After
         `max_attempts` failures the message is dead-lettered (see the module's docstring)."""
+        with telemetry.tracer.start_as_current_span(
+            f"process {body.get('event_type')}",
+            context=propagate.extract(message.headers or {}),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.message.id": str(body.get("event_id")),
+            },
+        ):
+            self._handle(body, message)
+
+    def _handle(self, body: dict[str, Any], message) -> None:
         event = f"event_type={body.get('event_type')} event_id={body.get('event_id')}"
         delay = self.retry_delay
         failures = 0

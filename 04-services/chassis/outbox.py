@@ -9,6 +9,7 @@ in the same transaction makes the change and its event one atomic fact; the rela
 
 from django.db import transaction
 
+from chassis import telemetry
 from chassis.events import Event
 
 from .models import OutboxMessage
@@ -26,4 +27,5 @@ def record(event: Event) -> None:
         event_type=event.event_type,
         aggregate_id=event.aggregate_id,
         payload=event.envelope(),
+        traceparent=telemetry.current_traceparent(),
     )

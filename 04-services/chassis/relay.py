@@ -13,6 +13,10 @@ Bounded: once an hour the relay deletes the rows published longer ago than
 settings.SHOP_OUTBOX_RETENTION_DAYS (`prune_published`). A published row is kept that long
 so that an event can be replayed from it; the consumers remember the events they handled
 for longer still (SHOP_PROCESSED_EVENT_RETENTION_DAYS), so a replay is recognised.
+
+Tracing: each publish is a span in the trace of the transaction that wrote the row (its
+stored traceparent), and the message's headers carry that span's context on to the
+consumers: a checkout's trace shows its event leaving, and the gap before it left.
 """
 
 import itertools
@@ -26,8 +30,10 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 
-from . import broker
+from . import broker, telemetry
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -49,11 +55,14 @@ class Publisher:
         self._producer = None
 
     def publish(self, envelope: dict[str, Any]) -> None:
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # the current span's traceparent, for the consumers
         try:
             producer = self._producer or self._connect()
             producer.publish(
                 envelope,
                 routing_key=envelope["event_type"],
+                headers=headers,
                 serializer="json",
                 delivery_mode=2,  # persistent: RabbitMQ keeps it on disk until consumed
                 message_id=envelope["event_id"],
@@ -104,7 +113,8 @@ def publish_pending(*, publisher: Publisher, batch_size: int = BATCH_SIZE) -> in
             return 0  # nothing waiting, or another relay holds the oldest rows: stand by
         for message in batch:
             try:
-                publisher.publish(message.payload)
+                with _publish_span(message):
+                    publisher.publish(message.payload)
             except BrokerUnavailable as error:
                 failure = error
                 break
@@ -123,6 +133,22 @@ def publish_pending(*, publisher: Publisher, batch_size: int = BATCH_SIZE) -> in
     if failure is not None:
         raise failure
     return len(published)
+
+
+def _publish_span(message: OutboxMessage):
+    """A child of the span that wrote the row (semantic conventions for messaging)."""
+    return telemetry.tracer.start_as_current_span(
+        f"publish {message.event_type}",
+        context=telemetry.context_from(message.traceparent),
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": broker.events_exchange().name,
+            "messaging.rabbitmq.destination.routing_key": message.event_type,
+            "messaging.message.id": str(message.event_id),
+        },
+    )
 
 
 def _in_order(batch: list[OutboxMessage]) -> list[OutboxMessage]:

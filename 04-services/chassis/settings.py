@@ -186,22 +186,25 @@ def broker(namespace_default: str) -> dict[str, Any]:
 
 
 def logging_settings(level: str) -> dict[str, Any]:
-    """key=value lines on the console, each carrying the request id."""
+    """key=value lines on the console, each carrying the request id and the trace id."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "chassis.request_ids.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "chassis.request_ids.RequestIdFilter"},
+            "trace_id": {"()": "chassis.telemetry.TraceIdFilter"},
+        },
         "formatters": {
             "kv": {
                 "format": "time=%(asctime)s level=%(levelname)s logger=%(name)s "
-                "request_id=%(request_id)s %(message)s"
+                "request_id=%(request_id)s trace_id=%(trace_id)s %(message)s"
             }
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "kv",
-                "filters": ["request_id"],
+                "filters": ["request_id", "trace_id"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chassis import telemetry
 from chassis.errors import (
     IdempotencyKeyReused,
     InvalidState,
@@ -220,7 +221,11 @@ def release_expired(*, now: datetime | None = None) -> int:
     expired = models.Reservation.objects.filter(status=Status.HELD, expires_at__lte=now)
     released = 0
     for reservation_id in list(expired.values_list("reservation_id", flat=True)):
-        with transaction.atomic():
+        # One trace per release: the sweep's query for work is not worth one (see telemetry).
+        with (
+            telemetry.tracer.start_as_current_span("release expired reservation"),
+            transaction.atomic(),
+        ):
             reservation = _find(reservation_id, lock=True)
             if reservation.status != Status.HELD:  # committed or released meanwhile
                 continue

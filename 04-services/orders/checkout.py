@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Iterator
 from typing import NoReturn
 
-from chassis import deadlines
+from chassis import deadlines, telemetry
 from chassis.errors import (
     IdempotencyKeyReused,
     PaymentDeclined,
@@ -197,7 +197,9 @@ def _begin(
                 )
                 for item in items
             )
-            return CheckoutSaga.objects.create(order=order)
+            return CheckoutSaga.objects.create(
+                order=order, traceparent=telemetry.current_traceparent()
+            )
     except IntegrityError:
         # The unique key, or the one live order per cart: a request with the same key on
         # another cart, or a checkout of this cart, got in between (never on one cart: the

@@ -149,6 +149,9 @@ class CheckoutSaga(models.Model):
     charge_key = models.CharField(max_length=64, blank=True)
     charge_id = models.CharField(max_length=64, blank=True)  # once the charge is approved
     last_error = models.TextField(blank=True)
+    # The W3C trace context of the checkout that started the saga: a recovery that finishes
+    # it later links its own trace to that one (telemetry.link_to).
+    traceparent = models.CharField(max_length=55, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)  # every move touches it
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from chassis import deadlines, outbox
+from chassis import deadlines, outbox, telemetry
 from chassis.errors import InternalError, InvalidState, NotFound, ServiceUnavailable, ShopError
 from chassis.order_events import OrderCancelled, OrderConfirmed, OrderedItem, OrderEvent
 from django.conf import settings
@@ -196,13 +196,20 @@ def recover_sagas(*, older_than_seconds: float, limit: int = 100) -> Counter:
     """
     outcomes: Counter = Counter()
     for saga in _claim(older_than_seconds=older_than_seconds, limit=limit):
-        try:
-            outcomes[str(recover(saga).status)] += 1
-        except TakenOver:
-            outcomes["left"] += 1  # someone else is driving it now
-        except ShopError as error:
-            note_error(saga, error)
-            outcomes["left"] += 1
+        # A trace of its own, linked to the checkout's: a recovery is new work, done maybe
+        # hours later, and the checkout's trace ended when its request failed.
+        with telemetry.tracer.start_as_current_span(
+            "recover saga",
+            links=telemetry.link_to(saga.traceparent),
+            attributes={"shop.saga.id": str(saga.pk), "shop.order.id": str(saga.order_id)},
+        ):
+            try:
+                outcomes[str(recover(saga).status)] += 1
+            except TakenOver:
+                outcomes["left"] += 1  # someone else is driving it now
+            except ShopError as error:
+                note_error(saga, error)
+                outcomes["left"] += 1
     if outcomes:
         logger.info("event=sagas_recovered %s", summary(outcomes))
     return outcomes

@@ -301,6 +301,10 @@ class RunningStage:
                 process.kill()
         return len(leftovers)
 
+    def processes(self) -> list[psutil.Process]:
+        """The live processes of this run: supervisord and every program it started."""
+        return [process for process in processes_of_run(self.run_id) if _alive(process)]
+
     def _leftovers(self) -> list[psutil.Process]:
         """The processes of this run still alive: seen under supervisord, or carrying the run
         id."""

@@ -8,6 +8,7 @@ class FakeMessage:
 
     def __init__(self):
         self.outcome: str | None = None
+        self.headers: dict[str, str] = {}  # kombu's Message has them: the trace context
 
     def ack(self):
         self.outcome = "acked"

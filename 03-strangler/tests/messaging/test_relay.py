@@ -18,7 +18,7 @@ from messaging.models import OutboxMessage
 from notifications import handlers as notifications_handlers
 from ordering import api as ordering_api
 
-from tests.brokers import received_on_a_test_queue
+from tests.brokers import first_message, received_on_a_test_queue
 
 
 class RecordingPublisher:
@@ -161,24 +161,13 @@ def test_an_event_published_before_its_consumer_ever_started_waits_for_it(
     with broker.connection() as connection:
         waiting = notifications_handlers.queue()(connection.default_channel)
         try:
-            message = _first_message(waiting)
+            message = first_message(waiting)
         finally:
             waiting.delete()
             broker.events_exchange()(connection.default_channel).delete()
 
     assert message is not None, "the event was dropped: no queue was bound when it went out"
     assert message.decode()["aggregate_id"] == str(order.id)
-
-
-def _first_message(queue, timeout: float = 10.0):
-    """The first message on `queue` (acknowledged), or None after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = queue.get(no_ack=True)
-        if message is not None:
-            return message
-        time.sleep(0.05)
-    return None
 
 
 @pytest.mark.django_db(transaction=True)  # the relay's thread has its own connection

@@ -16,9 +16,13 @@ import threading
 from collections import Counter
 
 import pytest
-from chassis import outbox
+from chassis import outbox, telemetry
 from chassis.errors import ServiceUnavailable
 from django.core.management import call_command
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from shop.inventory.v1 import inventory_pb2
 from shop.payments.v1 import payments_pb2
 
@@ -134,6 +138,28 @@ def test_recovering_again_changes_nothing(fakes, monkeypatch):
     assert sagas.recover_sagas(older_than_seconds=0) == {}
     assert fakes.inventory.calls + fakes.payments.calls == calls
     assert len(events("order.confirmed")) == 1
+
+
+def test_the_recovery_is_a_trace_of_its_own_linked_to_the_checkout_that_crashed(fakes, monkeypatch):
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # OTel allows one provider per process
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    finished = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(finished))
+    with telemetry.tracer.start_as_current_span("checkout request") as request:
+        order = crashed_checkout(
+            monkeypatch, make_cart({fakes.product(1): 2}), module=remote, name="commit"
+        )
+
+    assert sagas.recover_sagas(older_than_seconds=0) == {"confirmed": 1}
+
+    [recovery] = [span for span in finished.get_finished_spans() if span.name == "recover saga"]
+    assert recovery.parent is None  # new work, not a late child of the request
+    assert [link.context.trace_id for link in recovery.links] == [
+        request.get_span_context().trace_id
+    ]
+    assert recovery.attributes["shop.order.id"] == str(order.id)
 
 
 def test_a_saga_that_moved_recently_is_left_alone(fakes, monkeypatch):

@@ -6,6 +6,8 @@ same run, on the same machine, by the same client.
 - The strangler proxy: the same request direct to the upstream that serves it and through the
   proxy (stage 03).
 - One gRPC hop: a catalog lookup in-process and over gRPC to stage 03's catalog service.
+- The cost of seeing: stage 04's product detail with tracing off (OTEL_SDK_DISABLED=true) and
+  on, two copies of the stage side by side.
 - Queries per request on the hot endpoints, at every stage.
 
 Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
@@ -14,6 +16,7 @@ requests back to back for a few seconds. The client runs on the same cores as th
 as a learner's laptop does: compare the figures with each other, not with other machines.
 """
 
+import contextlib
 import http.client
 import json
 import statistics
@@ -27,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 
 from shopctl import ShopctlError
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
@@ -74,6 +78,7 @@ def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -
 
     rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
     rows += _stage_03_costs(stages, requests, seconds)
+    rows += _tracing_cost(stages, requests, seconds)
     queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
 
     settings = {"mode": run_mode(tool_environment()), **machine()}
@@ -181,6 +186,69 @@ def _grpc_hop(running: RunningStage, what: str, requests: int) -> Row:
     local, remote = (_sequential(timings[side]) for side in ("in_process", "grpc"))
     print(f"[gRPC] in-process: {_describe(local)}; over gRPC: {_describe(remote)}")
     return Row(f"{running.stage.name}: {what} (req/s: one caller)", "in-process", local, remote)
+
+
+def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]:
+    """Stage 04's product detail (gateway, one gRPC call, one query) with tracing off and on.
+
+    Two copies of the stage run side by side, identical but for OTEL_SDK_DISABLED, and are
+    measured in turn: off, on, on, off. A machine that gets busier or quieter during the run
+    (other people's work, a CPU warming up) then favours neither side; each side is the mean
+    of its two measurements. The stage's own CPU time per request is counted too: on a busy
+    machine it moves far less than the rates do.
+    """
+    what = "tracing: GET /api/products/1/ with tracing off and on"
+    stage = next((stage for stage in stages if stage.number == "04"), None)
+    if stage is None:
+        return [Row(what, "tracing off", None, None, "not measured yet: comes with stage 04")]
+    copies: dict[str, RunningStage] = {}
+    measured: dict[str, list[Measurement]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}  # seconds of CPU per request
+    # Both copies are stopped when this block ends, however it ends (Ctrl-C included).
+    with contextlib.ExitStack() as running_copies:
+        for side in ("off", "on"):
+            var_dir = VAR_DIR / "bench" / f"{stage.name}-tracing-{side}"
+            env = isolated_environment(
+                port=free_port(stage.port_offsets()),
+                var_dir=var_dir,
+                database=f"shop_04_bench_tracing_{side}",
+            )
+            env["OTEL_SDK_DISABLED"] = "true" if side == "off" else "false"
+            print(f"[tracing] start {stage.name} with tracing {side} (log in {var_dir})")
+            copies[side] = running_copies.enter_context(
+                started(stage, env, log_path=var_dir / "processes.log")
+            )
+        for side in ("off", "on", "on", "off"):
+            cpu_before = _cpu_seconds(copies[side])
+            measurement = measure(f"{copies[side].base_url}/api/products/1/", requests, seconds)
+            sent = WARM_UP_REQUESTS + requests + measurement.requests_per_second * seconds
+            cpu[side].append((_cpu_seconds(copies[side]) - cpu_before) / sent)
+            print(f"[tracing] {side}: {_describe(measurement)}")
+            measured[side].append(measurement)
+    off, on = (_mean(measured[side]) for side in ("off", "on"))
+    cpu_off, cpu_on = (statistics.mean(cpu[side]) * 1000 for side in ("off", "on"))
+    cpu_note = f"stage's CPU per request {cpu_off:.2f} → {cpu_on:.2f} ms, ×{cpu_on / cpu_off:.2f}"
+    print(f"[tracing] {cpu_note}")
+    return [Row(f"{stage.name}: {what} ({cpu_note})", "tracing off", off, on)]
+
+
+def _cpu_seconds(running: RunningStage) -> float:
+    """The CPU time every process of a running stage has used so far."""
+    total = 0.0
+    for process in running.processes():
+        with contextlib.suppress(psutil.Error):  # a process that ended meanwhile
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _mean(measurements: list[Measurement]) -> Measurement:
+    return Measurement(
+        p50=statistics.mean(m.p50 for m in measurements),
+        p95=statistics.mean(m.p95 for m in measurements),
+        p99=statistics.mean(m.p99 for m in measurements if m.p99 is not None),
+        requests_per_second=statistics.mean(m.requests_per_second for m in measurements),
+    )
 
 
 def _sequential(timings: list[float]) -> Measurement:

@@ -10,7 +10,6 @@ report can show whether the stage or the client ran out of CPU first.
 """
 
 import json
-import os
 import resource
 import subprocess
 import time
@@ -35,7 +34,7 @@ from shopctl.env import VAR_DIR, isolated_environment, stage_databases, tool_env
 from shopctl.env import mode as run_mode
 from shopctl.locust_run import aggregated, locust_command, read_stats, seconds_of
 from shopctl.report import machine
-from shopctl.runner import RunningStage, free_port, processes_of_run
+from shopctl.runner import RunningStage, free_port
 from shopctl.scorecard import ProcessSample, code_lines, deployable_units, sample, trace_counts
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
 
@@ -167,7 +166,7 @@ def _measure_running(
 def _idle_scorecard(stage: Stage, running: RunningStage, env: dict[str, str]) -> Scorecard:
     """What the stage is made of and costs at rest; hops and queries from a few traced
     requests (sent before the load, so their spans are easy to find)."""
-    idle = sample(_processes(running))
+    idle = sample(running.processes())
     code, tests = code_lines(stage.path)
     return Scorecard(
         procfile_processes=len(stage.long_running()),
@@ -194,7 +193,7 @@ def _step(running: RunningStage, run_dir: Path, users: int, seconds: int) -> Ste
         csv_prefix=csv_prefix,
         extra=("--only-summary",),
     )
-    before = sample(_processes(running))
+    before = sample(running.processes())
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with (run_dir / "locust.log").open("w") as log:
@@ -212,7 +211,7 @@ def _step(running: RunningStage, run_dir: Path, users: int, seconds: int) -> Ste
                 f"Locust still running {seconds + LOCUST_GRACE} s after its start"
             ) from error
     elapsed = time.monotonic() - started
-    after = sample(_processes(running))
+    after = sample(running.processes())
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = aggregated(read_stats(csv_prefix))
     if total is None:
@@ -240,8 +239,3 @@ def _cpu_between(before: list[ProcessSample], after: list[ProcessSample]) -> flo
     between (a restarted worker) counts from zero."""
     earlier = {process.pid: process.cpu_seconds for process in before}
     return sum(process.cpu_seconds - earlier.get(process.pid, 0.0) for process in after)
-
-
-def _processes(running: RunningStage) -> list:
-    """The stage's processes (supervisord and every program it runs), not this tool."""
-    return [process for process in processes_of_run(running.run_id) if process.pid != os.getpid()]

@@ -4,6 +4,7 @@ import signal
 import threading
 
 from django.core.management.base import BaseCommand
+from kernel import telemetry
 
 from messaging import relay
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        telemetry.setup("relay")
         stop = threading.Event()
         # honcho stops a process with SIGTERM; the loop waits on `stop`, so it ends within
         # one poll (or one backoff sleep), after finishing the batch it is publishing.

@@ -3,6 +3,7 @@
 import signal
 
 from django.core.management.base import BaseCommand
+from kernel import telemetry
 from messaging import broker
 from messaging.consumer import EventConsumer
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
     help = "Send the order emails, in reaction to order events from the broker, until stopped."
 
     def handle(self, *args, **options):
+        telemetry.setup("notifications")
         with broker.connection() as connection:
             consumer = EventConsumer(
                 connection=connection,

@@ -12,6 +12,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from grpc_health.v1 import health
+from kernel import telemetry
 
 from catalog_service.grpc_server import SERVICE_NAME, build_server
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, address: str, **options) -> None:
+        telemetry.setup("catalog-grpc")  # before the server is built: it adds its interceptor
         health_servicer = health.HealthServicer()
         try:
             server, port = build_server(address, health_servicer=health_servicer)

@@ -3,9 +3,10 @@
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chassis import relay
+from chassis import relay, telemetry
 
 
 class Command(BaseCommand):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        telemetry.setup(f"{settings.SERVICE}-relay")
         stop = threading.Event()
         # honcho stops a process with SIGTERM; the loop waits on `stop`, so it ends within
         # one poll (or one backoff sleep), after finishing the batch it is publishing.

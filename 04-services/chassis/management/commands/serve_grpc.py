@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 from grpc_health.v1 import health
 
+from chassis import telemetry
 from chassis.grpc_server import build_server
 
 logger = logging.getLogger("chassis.grpc")
@@ -37,6 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, address: str, **options) -> None:
         if not settings.SHOP_GRPC_SERVICERS:
             raise CommandError(f"{settings.SERVICE} has no gRPC API (SHOP_GRPC_SERVICERS)")
+        telemetry.setup(settings.SERVICE)  # before the server is built: it adds its interceptor
         register = import_string(settings.SHOP_GRPC_SERVICERS)
         health_servicer = health.HealthServicer()
         try:

@@ -6,6 +6,7 @@ reservation-expiry process. A database that is down (restarting) is logged and t
 at the next round; the loop ends within one interval of the signal, after the sweep it is in.
 """
 
+from chassis import telemetry
 from chassis.periodic import run_until_stopped
 from django.core.management.base import BaseCommand
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop: bool, interval: float, **options) -> None:
+        telemetry.setup("reservation-expiry")
         if not loop:
             self._report(stock.release_expired())
             return

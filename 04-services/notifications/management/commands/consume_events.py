@@ -2,7 +2,7 @@
 
 import signal
 
-from chassis import broker
+from chassis import broker, telemetry
 from chassis.consumer import EventConsumer
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -14,6 +14,7 @@ class Command(BaseCommand):
     help = "Send the order emails, in reaction to order events from the broker, until stopped."
 
     def handle(self, *args, **options):
+        telemetry.setup("notifications")
         with broker.connection() as connection:
             # The queue as this version declares it (with its dead-letter queue), whoever
             # starts first, this process or the relay.

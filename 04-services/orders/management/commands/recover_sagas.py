@@ -7,6 +7,7 @@ between two of its steps (each remote call has a deadline of a few seconds), so 
 recovery does not race a checkout that is merely slow.
 """
 
+from chassis import telemetry
 from chassis.periodic import run_until_stopped
 from django.core.management.base import BaseCommand
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop: bool, interval: float, older_than: float, **options) -> None:
+        telemetry.setup("saga-recovery")
         if not loop:
             outcomes = recover_sagas(older_than_seconds=older_than)
             self.stdout.write(f"recover_sagas: {summary(outcomes) or 'nothing to recover'}")
