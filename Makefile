@@ -18,6 +18,7 @@ DURATION = 60s
 HOST =
 MODE =
 EXERCISE =
+ONLY =
 QUICK =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
@@ -53,6 +54,7 @@ help:
 	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"
 	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
 	@echo "  MODE=real        compare: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
+	@echo "  ONLY=saturation  bench: only the ratios at saturation (ONLY=costs: only the rest)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
@@ -79,7 +81,7 @@ compare: $(VENV_STAMP)
 		--duration $(DURATION) $(if $(MODE),--mode $(MODE))
 
 bench: $(VENV_STAMP)
-	$(SHOPCTL) bench
+	$(SHOPCTL) bench $(if $(ONLY),--only $(ONLY))
 
 protos: $(VENV_STAMP)
 	$(SHOPCTL) protos

@@ -7,6 +7,9 @@ same run, on the same machine, by the same client.
   proxy (stage 03).
 - One gRPC hop: a catalog lookup in-process and over gRPC to stage 03's catalog service.
 - Queries per request on the hot endpoints, at every stage.
+- At saturation (shopctl/saturation.py): stage 04 against stage 01 path by path, stage 03
+  through its proxy against direct, stage 01's list against its health check; each ratio
+  measured side by side and set against the goal it has. `--only saturation` runs just this.
 
 Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
 workers close every connection), p50 and p95. Throughput: CLIENTS processes sending
@@ -28,7 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shopctl import ShopctlError
+from shopctl import ShopctlError, saturation
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
 from shopctl.env import mode as run_mode
 from shopctl.report import machine
@@ -63,21 +66,30 @@ class Row:
     note: str = ""
 
 
-def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -> int:
+PARTS = ("costs", "saturation")
+
+
+def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS, parts=PARTS) -> int:
     """Measure, print the tables, write them under var/reports/bench-<time>/."""
     report_dir = VAR_DIR / "reports" / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     report_dir.mkdir(parents=True)
     stages = all_stages()
-    print(
-        f"shopctl: bench, {requests} sequential requests and {seconds} s of {CLIENTS} clients each"
-    )
-
-    rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
-    rows += _stage_03_costs(stages, requests, seconds)
-    queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
-
     settings = {"mode": run_mode(tool_environment()), **machine()}
-    text = _markdown(rows, queries, settings)
+    text = ""
+    if "costs" in parts:
+        print(
+            f"shopctl: bench, {requests} sequential requests and {seconds} s of {CLIENTS} "
+            "clients each"
+        )
+        rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
+        rows += _stage_03_costs(stages, requests, seconds)
+        queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
+        text = _markdown(rows, queries, {})
+    if "saturation" in parts:
+        print("shopctl: bench, at saturation")
+        ratios, latencies = saturation.measure({stage.number: stage for stage in stages})
+        text += ("\n" if text else "") + saturation.markdown(ratios, latencies)
+    text += _settings_markdown(settings)
     (report_dir / "bench.md").write_text(text)
     print(f"\n{text}")
     print(f"shopctl: bench report in {report_dir}/bench.md")
@@ -329,6 +341,12 @@ def _markdown(rows: list[Row], queries: dict[str, dict[str, int] | str], setting
     for stage, counts in queries.items():
         if isinstance(counts, str):
             lines.append(f"\n{stage}: {counts}")
-    lines += ["", "## Machine", "", "| setting | value |", "|---|---|"]
+    if settings:
+        return "\n".join(lines) + "\n" + _settings_markdown(settings)
+    return "\n".join(lines) + "\n"
+
+
+def _settings_markdown(settings: dict) -> str:
+    lines = ["", "## Machine", "", "| setting | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in settings.items()]
     return "\n".join(lines) + "\n"
