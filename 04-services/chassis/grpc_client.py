@@ -39,6 +39,9 @@ RETRY_POLICY = {
 HEALTH_TIMEOUT = 1.0  # seconds: a readiness probe must answer fast
 
 _channels: dict[tuple[str, str], grpc.Channel] = {}
+# A stub makes a callable for every method of its service when it is built: built once per
+# channel, not per call (that was 7% of the gateway's CPU on the product list).
+_stubs: dict[tuple[str, str], Any] = {}
 _channels_lock = threading.Lock()
 
 
@@ -71,6 +74,10 @@ class ServiceClient:
         """The channel to the service, made once per process and target (channels are
         thread-safe, keep their connection and reconnect by themselves). gunicorn forks its
         workers before the first request, so no channel crosses a fork."""
+        return self._connected()[0]
+
+    def _connected(self) -> tuple[grpc.Channel, Any]:
+        """The channel and a stub on it, both made on first use."""
         key = (self.service, self._target())
         with _channels_lock:
             if key not in _channels:
@@ -81,11 +88,12 @@ class ServiceClient:
                         ("grpc.service_config", self._service_config),
                     ],
                 )
-            return _channels[key]
+                _stubs[key] = self._stub_class(_channels[key])
+            return _channels[key], _stubs[key]
 
     def call(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         """One call with its deadline; a failure raised as the domain error it stands for."""
-        stub = self._stub_class(self.channel())
+        stub = self._connected()[1]
         try:
             return getattr(stub, method)(
                 request,
