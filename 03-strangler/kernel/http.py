@@ -268,15 +268,18 @@ class PagedRows(Generic[Row]):
     """The rows of a `values()` query, each made into an object, read a page at a time.
 
     It behaves like the sequence PagePagination expects (`count()` and slicing): two queries
-    per page (the count, then the page's rows as plain values), whatever the page size.
+    per page (the count, then the page's rows as plain values), whatever the page size. The
+    count runs on `matching`, the bare filter: no values(), no ordering, no join unless a
+    filter needs one; counting the values() query compiles and runs all of that for nothing.
     """
 
-    def __init__(self, rows: QuerySet, make: Callable[[dict[str, Any]], Row]):
+    def __init__(self, matching: QuerySet, rows: QuerySet, make: Callable[[dict[str, Any]], Row]):
+        self._matching = matching
         self._rows = rows
         self._make = make
 
     def count(self) -> int:
-        return self._rows.count()
+        return self._matching.count()
 
     def __len__(self) -> int:
         return self.count()

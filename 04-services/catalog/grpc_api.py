@@ -8,7 +8,6 @@ exceptions; `chassis.grpc_server.rpc` turns them into statuses, the same way in 
 products.DuplicateSku -> ALREADY_EXISTS, the database down -> UNAVAILABLE).
 """
 
-
 from chassis.grpc_server import registers, rpc
 from chassis.money import CURRENCY
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
