@@ -60,6 +60,7 @@ class Rate:
     requests_per_second: float
     failed: int  # answers other than 200, and connections lost mid-answer
     client_cpu: float  # the clients' CPU seconds per second of the run: their load on the cores
+    server_cpu_ms: float  # CPU ms the stage's processes spent per answer (all of them)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,14 @@ class Ratio:
     @property
     def ratio(self) -> float:
         return self.measured.requests_per_second / self.floor.requests_per_second
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The same ratio from the servers' CPU per answer: what the rates would show on a
+        machine where the stages had the cores to themselves. On a shared machine the
+        scheduler gives a stage of many processes a larger share than a stage of few, which
+        bends the rates but not the CPU each answer costs."""
+        return self.floor.server_cpu_ms / self.measured.server_cpu_ms
 
     @property
     def met(self) -> bool:
@@ -175,13 +184,34 @@ def _client(url: str, seconds: float) -> tuple[int, int, float]:
     return ok, failed, time.process_time() - cpu_before
 
 
-def _rate(pool: ProcessPoolExecutor, url: str, seconds: float) -> Rate:
+def _rate(pool: ProcessPoolExecutor, url: str, seconds: float, serving: RunningStage) -> Rate:
+    processes = _processes(serving)
+    cpu_before = _cpu_seconds(processes)
     results = list(pool.map(_client, [url] * CLIENTS, [seconds] * CLIENTS))
+    server_cpu = _cpu_seconds(processes) - cpu_before
+    answered = sum(ok for ok, _, _ in results)
     return Rate(
-        requests_per_second=sum(ok for ok, _, _ in results) / seconds,
+        requests_per_second=answered / seconds,
         failed=sum(failed for _, failed, _ in results),
         client_cpu=sum(cpu for _, _, cpu in results) / seconds,
+        server_cpu_ms=server_cpu * 1000 / max(answered, 1),
     )
+
+
+def _processes(running: RunningStage) -> list[psutil.Process]:
+    honcho = psutil.Process(running.honcho.pid)
+    return [honcho, *honcho.children(recursive=True)]
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _sum(rates: list[Rate]) -> Rate:
@@ -189,6 +219,7 @@ def _sum(rates: list[Rate]) -> Rate:
         requests_per_second=statistics.mean(rate.requests_per_second for rate in rates),
         failed=sum(rate.failed for rate in rates),
         client_cpu=statistics.mean(rate.client_cpu for rate in rates),
+        server_cpu_ms=statistics.mean(rate.server_cpu_ms for rate in rates),
     )
 
 
@@ -197,20 +228,23 @@ def side_by_side(
     floor_url: str,
     measured_url: str,
     *,
-    seconds: float = SECONDS,
+    serving: tuple[RunningStage, RunningStage],
     pause: tuple[RunningStage | None, RunningStage | None] = (None, None),
+    seconds: float = SECONDS,
 ) -> tuple[Rate, Rate]:
-    """Both URLs at saturation, alternately, ROUNDS times each: (floor, measured). While one
-    is measured, `pause`'s stage for it (the other side's stage, if another) is paused."""
+    """Both URLs at saturation, alternately, ROUNDS times each: (floor, measured). `serving`
+    says which stage answers each URL (its processes' CPU is counted); while one side is
+    measured, `pause`'s stage for it (the other side's stage, if another) is paused."""
     floors: list[Rate] = []
     measured: list[Rate] = []
     for round_number in range(ROUNDS + 1):  # the first round warms up
-        for url, paused, rates in (
-            (floor_url, pause[0], floors),
-            (measured_url, pause[1], measured),
+        for url, stage, paused, rates in (
+            (floor_url, serving[0], pause[0], floors),
+            (measured_url, serving[1], pause[1], measured),
         ):
             with _paused(paused):
-                rate = _rate(pool, url, WARM_UP_SECONDS if round_number == 0 else seconds)
+                seconds_now = WARM_UP_SECONDS if round_number == 0 else seconds
+                rate = _rate(pool, url, seconds_now, stage)
             if round_number:
                 rates.append(rate)
     return _sum(floors), _sum(measured)
@@ -222,8 +256,7 @@ def _paused(running: RunningStage | None) -> Iterator[None]:
     if running is None:
         yield
         return
-    honcho = psutil.Process(running.honcho.pid)
-    processes = [honcho, *honcho.children(recursive=True)]
+    processes = _processes(running)
     for process in processes:
         process.suspend()
     try:
@@ -281,7 +314,10 @@ def measure(stages: dict[str, Stage]) -> tuple[list[Ratio], list[AddedLatency]]:
             with _started(stages["01"]) as monolith:
                 base = monolith.base_url
                 health, products = side_by_side(
-                    pool, f"{base}/api/health/", f"{base}/api/products/"
+                    pool,
+                    f"{base}/api/health/",
+                    f"{base}/api/products/",
+                    serving=(monolith, monolith),
                 )
                 ratios.append(
                     Ratio(
@@ -296,6 +332,7 @@ def measure(stages: dict[str, Stage]) -> tuple[list[Ratio], list[AddedLatency]]:
                                 pool,
                                 base + path,
                                 services.base_url + path,
+                                serving=(monolith, services),
                                 pause=(services, monolith),
                             )
                             ratios.append(
@@ -308,7 +345,12 @@ def measure(stages: dict[str, Stage]) -> tuple[list[Ratio], list[AddedLatency]]:
             with _started(stages["03"]) as strangler:
                 for path in PATHS_THROUGH_PROXY:
                     side, upstream = _upstream_for(strangler, path)
-                    floor, measured = side_by_side(pool, upstream + path, strangler.base_url + path)
+                    floor, measured = side_by_side(
+                        pool,
+                        upstream + path,
+                        strangler.base_url + path,
+                        serving=(strangler, strangler),
+                    )
                     ratios.append(
                         Ratio(
                             f"03: {path} through the proxy",
@@ -346,7 +388,9 @@ def _upstream_for(running: RunningStage, path: str) -> tuple[str, str]:
 def _say(row: Ratio) -> None:
     print(
         f"[saturation] {row.what}: {row.measured.requests_per_second:.0f} req/s against "
-        f"{row.floor.requests_per_second:.0f} ({row.floor_name}) = {row.ratio:.2f}x"
+        f"{row.floor.requests_per_second:.0f} ({row.floor_name}) = {row.ratio:.2f}x; "
+        f"CPU per answer {row.measured.server_cpu_ms:.2f} ms against "
+        f"{row.floor.server_cpu_ms:.2f} = {row.cpu_ratio:.2f}x"
     )
 
 
@@ -357,15 +401,21 @@ def markdown(ratios: list[Ratio], latencies: list[AddedLatency]) -> str:
         "",
         f"{CLIENTS} client processes, one keep-alive connection each, {SECONDS:.0f} s per side "
         f"and round, {ROUNDS} rounds taking turns (req/s: the mean of the rounds). The client "
-        f"runs on the same {cores} cores: its CPU is shown as cores busy.",
+        f"runs on the same {cores} cores: its CPU is shown as cores busy. CPU ms: what all of "
+        "the serving stage's processes spent per answer; CPU ×, the ratio those give (floor's "
+        "CPU / measured CPU): what the rates would show if the stages had the cores to "
+        "themselves. On a busy machine trust CPU × over ×.",
         "",
-        "| what | floor | req/s (floor) | req/s | × | goal | met | failed | client cores |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|",
+        "| what | floor | req/s (floor) | req/s | × | CPU ms (floor) | CPU ms | CPU × | goal "
+        "| met | failed | client cores |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for row in ratios:
         lines.append(
             f"| {row.what} | {row.floor_name} | {row.floor.requests_per_second:.0f} | "
-            f"{row.measured.requests_per_second:.0f} | {row.ratio:.2f} | ≥ {row.goal} | "
+            f"{row.measured.requests_per_second:.0f} | {row.ratio:.2f} | "
+            f"{row.floor.server_cpu_ms:.2f} | {row.measured.server_cpu_ms:.2f} | "
+            f"{row.cpu_ratio:.2f} | ≥ {row.goal} | "
             f"{'yes' if row.met else 'NO'} | {row.floor.failed + row.measured.failed} | "
             f"{row.floor.client_cpu:.2f} / {row.measured.client_cpu:.2f} |"
         )

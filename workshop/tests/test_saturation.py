@@ -88,25 +88,26 @@ def test_a_status_other_than_200_is_returned_for_the_caller_to_count():
 
 
 def test_a_ratio_meets_its_goal_only_without_failures():
-    floor = Rate(requests_per_second=1000, failed=0, client_cpu=0.1)
+    floor = Rate(requests_per_second=1000, failed=0, client_cpu=0.1, server_cpu_ms=1.0)
 
-    fast = Ratio("04: list", "01", floor, Rate(700, 0, 0.1), goal=0.6)
-    slow = Ratio("04: list", "01", floor, Rate(500, 0, 0.1), goal=0.6)
-    failing = Ratio("04: list", "01", floor, Rate(700, 3, 0.1), goal=0.6)
+    fast = Ratio("04: list", "01", floor, Rate(700, 0, 0.1, 1.25), goal=0.6)
+    slow = Ratio("04: list", "01", floor, Rate(500, 0, 0.1, 2.0), goal=0.6)
+    failing = Ratio("04: list", "01", floor, Rate(700, 3, 0.1, 1.25), goal=0.6)
 
     assert (fast.met, slow.met, failing.met) == (True, False, False)
-    assert round(fast.ratio, 2) == 0.7
+    assert (round(fast.ratio, 2), fast.cpu_ratio) == (0.7, 0.8)
 
 
 def test_the_report_shows_each_ratio_against_its_goal():
-    floor = Rate(requests_per_second=2000, failed=0, client_cpu=0.25)
-    rows = [Ratio("03: /api/health/ through the proxy", "direct", floor, Rate(1500, 0, 0.2), 0.8)]
+    floor = Rate(requests_per_second=2000, failed=0, client_cpu=0.25, server_cpu_ms=0.5)
+    measured = Rate(1500, 0, 0.2, server_cpu_ms=1.0)
+    rows = [Ratio("03: /api/health/ through the proxy", "direct", floor, measured, 0.8)]
     latencies = [AddedLatency("03: /api/health/, idle", 1.0, 1.75, 0.5)]
 
     report = markdown(rows, latencies)
 
     assert (
-        "| 03: /api/health/ through the proxy | direct | 2000 | 1500 | 0.75 | ≥ 0.8 | NO | 0 "
-        "| 0.25 / 0.20 |" in report
+        "| 03: /api/health/ through the proxy | direct | 2000 | 1500 | 0.75 | 0.50 | 1.00 | 0.50 "
+        "| ≥ 0.8 | NO | 0 | 0.25 / 0.20 |" in report
     )
     assert "| 03: /api/health/, idle | 1.00 | 1.75 | 0.75 | ≤ 0.5 | NO |" in report
