@@ -19,6 +19,7 @@ HOST =
 MODE =
 EXERCISE =
 FAULT =
+ONLY =
 QUICK =
 SLO = 100
 STEP = 15s
@@ -66,6 +67,7 @@ help:
 	@echo "  SLO=$(SLO)          capacity: the p95 (ms) a stage must keep with no failed request"
 	@echo "  STEP=$(STEP)        capacity: how long each step of rising load lasts"
 	@echo "  MAX_USERS=$(MAX_USERS)     capacity: users (requests in flight) of the last step (1, 2, 4, ... up to it)"
+	@echo "  ONLY=saturation  bench: only the ratios at saturation (ONLY=costs: only the rest)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"
@@ -102,7 +104,7 @@ capacity: $(VENV_STAMP)
 		--max-users $(MAX_USERS) $(if $(MODE),--mode $(MODE))
 
 bench: $(VENV_STAMP)
-	$(SHOPCTL) bench
+	$(SHOPCTL) bench $(if $(ONLY),--only $(ONLY))
 
 protos: $(VENV_STAMP)
 	$(SHOPCTL) protos

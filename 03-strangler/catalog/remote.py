@@ -72,12 +72,23 @@ class CatalogServiceError(RuntimeError):
 
 
 _channels: dict[str, grpc.Channel] = {}
+# A stub makes a callable for every method of the service when it is built: built once per
+# channel, not per call.
+_stubs: dict[str, catalog_pb2_grpc.CatalogServiceStub] = {}
 _channels_lock = threading.Lock()
 
 
 def channel() -> grpc.Channel:
     """The channel to SHOP_CATALOG_GRPC_TARGET, made once per process (channels are
     thread-safe, keep their connection open and reconnect by themselves)."""
+    return _connected()[0]
+
+
+def _stub() -> catalog_pb2_grpc.CatalogServiceStub:
+    return _connected()[1]
+
+
+def _connected() -> tuple[grpc.Channel, catalog_pb2_grpc.CatalogServiceStub]:
     target = settings.SHOP_CATALOG_GRPC_TARGET
     with _channels_lock:
         if target not in _channels:
@@ -88,11 +99,8 @@ def channel() -> grpc.Channel:
                     ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
                 ],
             )
-        return _channels[target]
-
-
-def _stub() -> catalog_pb2_grpc.CatalogServiceStub:
-    return catalog_pb2_grpc.CatalogServiceStub(channel())
+            _stubs[target] = catalog_pb2_grpc.CatalogServiceStub(_channels[target])
+        return _channels[target], _stubs[target]
 
 
 def _call(method: Callable[..., Any], request: Any) -> Any:
@@ -151,7 +159,9 @@ def _product(message: catalog_pb2.Product) -> Product:
 
 
 class RemoteProductSearch:
-    """A search the service runs: `count()` asks for the total, each slice for one page."""
+    """A search the service runs: each slice asks for one page, and remembers the total that
+    comes with it; `count()` asks only when no page was read yet. The API's paginator slices
+    first (kernel.http.PageFirstPaginator): one call per page."""
 
     def __init__(self, *, q: str | None, category: str | None):
         self._filters = {"query": q or "", "category": category or ""}

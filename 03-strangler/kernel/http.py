@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Page, Paginator
 from django.core.signals import request_finished
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import QuerySet
@@ -248,9 +249,32 @@ class IdConverter:
 
 
 # --- lists and products ----------------------------------------------------------------------
+class PageFirstPaginator(Paginator):
+    """Django's Paginator, reading the page before the count.
+
+    Django's asks for `count()` first (to check the page number), then for the page's slice:
+    two calls when a service answers them. A service's page carries its total
+    (catalog.proto's ListProductsResponse.total_count), so this one slices first and checks
+    the number after, against the total the slice learnt: one call per page. A query set
+    answers the same two queries either way. `?page=last` needs the count first, as before.
+    """
+
+    def page(self, number: Any) -> Page:
+        try:
+            wanted = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)  # "last", or not a number: Django's answers
+        if wanted < 1 or self.orphans:
+            return super().page(number)
+        bottom = (wanted - 1) * self.per_page
+        rows = self.object_list[bottom : bottom + self.per_page]
+        return self._get_page(rows, self.validate_number(wanted), self)
+
+
 class PagePagination(PageNumberPagination):
     """API.md's pages: ?page=N, 20 per page, ?page_size= capped at 100."""
 
+    django_paginator_class = PageFirstPaginator
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -263,15 +287,18 @@ class PagedRows(Generic[Row]):
     """The rows of a `values()` query, each made into an object, read a page at a time.
 
     It behaves like the sequence PagePagination expects (`count()` and slicing): two queries
-    per page (the count, then the page's rows as plain values), whatever the page size.
+    per page (the count, then the page's rows as plain values), whatever the page size. The
+    count runs on `matching`, the bare filter: no values(), no ordering, no join unless a
+    filter needs one; counting the values() query compiles and runs all of that for nothing.
     """
 
-    def __init__(self, rows: QuerySet, make: Callable[[dict[str, Any]], Row]):
+    def __init__(self, matching: QuerySet, rows: QuerySet, make: Callable[[dict[str, Any]], Row]):
+        self._matching = matching
         self._rows = rows
         self._make = make
 
     def count(self) -> int:
-        return self._rows.count()
+        return self._matching.count()
 
     def __len__(self) -> int:
         return self.count()

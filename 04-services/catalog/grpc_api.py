@@ -8,8 +8,6 @@ exceptions; `chassis.grpc_server.rpc` turns them into statuses, the same way in 
 products.DuplicateSku -> ALREADY_EXISTS, the database down -> UNAVAILABLE).
 """
 
-import dataclasses
-
 from chassis.grpc_server import registers, rpc
 from chassis.money import CURRENCY
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -18,7 +16,16 @@ from . import products
 
 
 def _message(product: products.Product) -> catalog_pb2.Product:
-    return catalog_pb2.Product(**dataclasses.asdict(product), currency=CURRENCY)
+    # Field by field: dataclasses.asdict deep-copies, and cost 6% of a list call's CPU.
+    return catalog_pb2.Product(
+        id=product.id,
+        sku=product.sku,
+        name=product.name,
+        description=product.description,
+        category=product.category,
+        price_cents=product.price_cents,
+        currency=CURRENCY,
+    )
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):

@@ -22,6 +22,7 @@ from chassis.request_ids import request_id_var, valid_request_id
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Page, Paginator
 from django.core.signals import request_finished
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import Http404, JsonResponse
@@ -260,9 +261,32 @@ class IdConverter:
 
 
 # --- lists -----------------------------------------------------------------------------------
+class PageFirstPaginator(Paginator):
+    """Django's Paginator, reading the page before the count.
+
+    Django's asks for `count()` first (to check the page number), then for the page's slice:
+    two calls when a service answers them. A service's page carries its total
+    (catalog.proto's ListProductsResponse.total_count), so this one slices first and checks
+    the number after, against the total the slice learnt: one call per page. A query set
+    answers the same two queries either way. `?page=last` needs the count first, as before.
+    """
+
+    def page(self, number: Any) -> Page:
+        try:
+            wanted = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)  # "last", or not a number: Django's answers
+        if wanted < 1 or self.orphans:
+            return super().page(number)
+        bottom = (wanted - 1) * self.per_page
+        rows = self.object_list[bottom : bottom + self.per_page]
+        return self._get_page(rows, self.validate_number(wanted), self)
+
+
 class PagePagination(PageNumberPagination):
     """API.md's pages: ?page=N, 20 per page, ?page_size= capped at 100."""
 
+    django_paginator_class = PageFirstPaginator
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100

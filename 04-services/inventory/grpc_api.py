@@ -21,11 +21,13 @@ STATUSES = {
 class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
     @rpc
     def GetAvailability(self, request, context):
-        levels = stock.availability(product_ids=request.product_ids)
+        levels = stock.levels(product_ids=request.product_ids)
         return inventory_pb2.GetAvailabilityResponse(
             levels=[
-                inventory_pb2.StockLevel(product_id=product_id, available=available)
-                for product_id, available in levels.items()
+                inventory_pb2.StockLevel(
+                    product_id=product_id, available=level or 0, stocked=level is not None
+                )
+                for product_id, level in levels.items()
             ]
         )
 
@@ -36,7 +38,9 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             quantity=request.quantity,
             idempotency_key=request.idempotency_key,
         )
-        return inventory_pb2.StockLevel(product_id=request.product_id, available=available)
+        return inventory_pb2.StockLevel(
+            product_id=request.product_id, available=available, stocked=True
+        )
 
     @rpc
     def Reserve(self, request, context):

@@ -66,9 +66,9 @@ class Reservation:
 
 
 # --- Selectors -------------------------------------------------------------------------------
-def availability(*, product_ids: Iterable[int]) -> dict[int, int]:
-    """{product_id: units available} in the order asked, each product once; a product
-    inventory has no row for has 0 (a new product starts with nothing in stock)."""
+def levels(*, product_ids: Iterable[int]) -> dict[int, int | None]:
+    """{product_id: units available} in the order asked, each product once; None for a
+    product inventory has no row for (never stocked)."""
     wanted = list(dict.fromkeys(product_ids))
     if len(wanted) > MAX_PRODUCTS:
         raise ValidationFailed("product_ids", f"At most {MAX_PRODUCTS} products per call.")
@@ -77,7 +77,13 @@ def availability(*, product_ids: Iterable[int]) -> dict[int, int]:
             "product_id", "available"
         )
     )
-    return {product_id: found.get(product_id, 0) for product_id in wanted}
+    return {product_id: found.get(product_id) for product_id in wanted}
+
+
+def availability(*, product_ids: Iterable[int]) -> dict[int, int]:
+    """{product_id: units available} in the order asked, each product once; a product
+    inventory has no row for has 0 (a new product starts with nothing in stock)."""
+    return {product_id: level or 0 for product_id, level in levels(product_ids=product_ids).items()}
 
 
 # --- Services --------------------------------------------------------------------------------

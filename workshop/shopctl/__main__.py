@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from shopctl import ShopctlError, protos
-from shopctl.commands.bench import bench
+from shopctl.commands.bench import PARTS, bench
 from shopctl.commands.capacity import capacity
 from shopctl.commands.check import check
 from shopctl.commands.compare import compare
@@ -66,8 +66,14 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "protos",
         help="regenerate proto/_generated/ and check the contracts against the last commit",
     )
-    commands.add_parser(
+    bench_parser = commands.add_parser(
         "bench", help="the workshop's costs (framework, proxy, gRPC hop, queries) against floors"
+    )
+    bench_parser.add_argument(
+        "--only",
+        choices=PARTS,
+        help="costs: against the floors, queries per request; saturation: the stages' ratios "
+        "at their limit, against their goals (default: both)",
     )
     doctor_parser = commands.add_parser(
         "doctor", help="is this machine ready for the course (Python, packages, ports, stages)"
@@ -142,7 +148,7 @@ def main(argv: list[str]) -> int:
         if arguments.command == "test":
             return test(arguments.stages)
         if arguments.command == "bench":
-            return bench()
+            return bench(parts=(arguments.only,) if arguments.only else PARTS)
         if arguments.command == "check":
             return check(arguments.exercise)
         if arguments.command == "doctor":

@@ -5,8 +5,11 @@ runs twice (the `catalog_backend` fixture) and asserts the same outcome both tim
 catalog.api and through the public HTTP API, checkout included.
 """
 
+from unittest import mock
+
 import pytest
 from catalog import api as catalog_api
+from catalog import remote
 from inventory import api as inventory_api
 from kernel.errors import NotFound, ValidationFailed
 
@@ -102,6 +105,26 @@ def test_the_http_list_pages_the_same_way(catalog_backend, unique, api_client):
     assert body["next"] is None
     assert body["previous"].endswith(f"?category=cat-{unique}&page=2&page_size=2")
     assert api_client.get(f"/api/products/?category=cat-{unique}&page=4").status_code == 404
+
+
+def test_a_page_over_grpc_is_one_call_to_the_service(settings, catalog_service, unique, api_client):
+    settings.SHOP_CATALOG_GRPC_TARGET = catalog_service
+    settings.SHOP_CATALOG_BACKEND = "grpc"
+    for n in range(5):
+        create(unique, n)
+    service = remote._stub()
+    real = service.ListProducts
+    pages = []
+
+    def list_products(request, **options):
+        pages.append((request.page, request.page_size))
+        return real(request, **options)
+
+    with mock.patch.object(service, "ListProducts", list_products):
+        response = api_client.get(f"/api/products/?category=cat-{unique}&page_size=2&page=2")
+
+    assert response.json()["count"] == 5
+    assert pages == [(2, 2)]  # the page's answer carries the total: no call for the count
 
 
 def test_staff_writes_through_the_monolith_reach_the_catalog(catalog_backend, unique, staff_client):

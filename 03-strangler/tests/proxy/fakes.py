@@ -42,10 +42,12 @@ def fake_upstream(name: str, *, price: str = "12.50") -> web.Application:
         return response
 
     async def cut(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Length": "100"})
+        # ?length=N: the length announced; only ten bytes ever come.
+        length = request.query.get("length", "100")
+        response = web.StreamResponse(headers={"Content-Length": length})
         await response.prepare(request)
         await response.write(b"only ten b")
-        request.transport.close()  # dies mid-body: 90 bytes never come
+        request.transport.close()  # dies mid-body
         return response
 
     async def echo(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ from collections import Counter
 import aiohttp
 import pytest
 from aiohttp import web
+from proxy.app import MAX_BUFFERED_BODY_BYTES
 from yarl import URL
 
 from .fakes import SEEN, fake_upstream, running_proxy, shadows_done, state_of
@@ -117,17 +118,45 @@ def test_a_streamed_response_arrives_chunk_by_chunk(tmp_path):
     assert response.headers["Transfer-Encoding"] == "chunked"
 
 
-def test_an_upstream_dying_mid_body_cuts_the_clients_connection_too(tmp_path):
+def test_an_upstream_dying_mid_way_through_a_large_body_cuts_the_clients_connection_too(
+    tmp_path,
+):
     async def scenario():
         async with running_proxy(
             EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
         ) as client:
-            response = await client.get("/cut")
+            response = await client.get("/cut", params={"length": MAX_BUFFERED_BODY_BYTES + 1})
             with pytest.raises(aiohttp.ClientPayloadError):
                 await response.read()  # a short body is reported, never passed off as whole
             return response
 
-    assert asyncio.run(scenario()).status == 200  # the headers had gone out already
+    assert asyncio.run(scenario()).status == 200  # streamed: the headers had gone out already
+
+
+def test_an_upstream_dying_mid_way_through_a_small_body_is_a_503_envelope(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.get("/cut", params={"length": 100})
+            return response, await response.json()
+
+    # A small body is read whole before anything goes to the client: nothing was sent yet.
+    assert_service_unavailable(*asyncio.run(scenario()))
+
+
+def test_a_small_answer_goes_out_in_one_piece_with_its_length(tmp_path):
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=fake_upstream("monolith")
+        ) as client:
+            response = await client.get("/api/products/")
+            return response, await response.read()
+
+    response, body = asyncio.run(scenario())
+
+    assert response.headers["Content-Length"] == str(len(body))
+    assert "Transfer-Encoding" not in response.headers
 
 
 def test_a_head_request_gets_headers_and_no_body(tmp_path):

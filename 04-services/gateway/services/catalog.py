@@ -17,7 +17,9 @@ API_FIELD_NAMES = {"price_cents": "price"}
 
 class ProductSearch:
     """A search the catalog service runs, read as Django's paginator reads a queryset:
-    `count()` asks for the total, each slice for one page (stage 03's RemoteProductSearch)."""
+    each slice asks for one page, and remembers the total that comes with it; `count()` asks
+    only when no page was read yet (stage 03's RemoteProductSearch). The gateway's paginator
+    slices first (web.PageFirstPaginator): one call per page."""
 
     def __init__(self, *, q: str | None, category: str | None):
         self._filters = {"query": q or "", "category": category or ""}

@@ -56,18 +56,28 @@ def test_a_product_in_the_list_has_the_shape_of_api_md(api_client, services):
     }
 
 
-def test_a_page_costs_two_calls_the_count_and_the_page(api_client, services):
+def test_a_page_costs_one_call_whose_answer_carries_the_total(api_client, services):
     services.catalog.answer("ListProducts", catalog_of(246))
 
     page = api_client.get(PRODUCTS, {"page": 13}).json()
 
+    assert page["count"] == 246
     assert page["next"] is None
     assert page["previous"] == "http://testserver/api/products/?page=12"
     assert [product["id"] for product in page["results"]] == list(range(241, 247))
+    [only] = services.catalog.requests("ListProducts")
+    assert (only.page, only.page_size) == (13, 20)
+
+
+def test_the_last_page_by_name_needs_the_count_first(api_client, services):
+    services.catalog.answer("ListProducts", catalog_of(246))
+
+    page = api_client.get(PRODUCTS, {"page": "last"}).json()
+
+    assert [product["id"] for product in page["results"]] == list(range(241, 247))
     count, last_page = services.catalog.requests("ListProducts")
     assert (count.page, count.page_size) == (1, 1)
-    # Products 241-246: the service pages by 6 there, so that they are one page of its own.
-    assert (last_page.page, last_page.page_size) == (41, 6)
+    assert (last_page.page, last_page.page_size) == (13, 20)
 
 
 @pytest.mark.parametrize(("asked", "served"), [(5, 5), (100, 100), (101, 100), (1000, 100)])

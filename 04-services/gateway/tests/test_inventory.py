@@ -8,11 +8,13 @@ from shop.inventory.v1 import inventory_pb2
 from .messages import a_product
 
 
-def levels(available: dict[int, int]) -> inventory_pb2.GetAvailabilityResponse:
-    """A GetAvailability answer: {product_id: units}."""
+def levels(
+    available: dict[int, int], *, stocked: bool = False
+) -> inventory_pb2.GetAvailabilityResponse:
+    """A GetAvailability answer: {product_id: units}, of products stocked or never stocked."""
     return inventory_pb2.GetAvailabilityResponse(
         levels=[
-            inventory_pb2.StockLevel(product_id=product_id, available=units)
+            inventory_pb2.StockLevel(product_id=product_id, available=units, stocked=stocked)
             for product_id, units in available.items()
         ]
     )
@@ -20,7 +22,7 @@ def levels(available: dict[int, int]) -> inventory_pb2.GetAvailabilityResponse:
 
 def test_what_is_available(api_client, services):
     services.catalog.answer("GetProduct", a_product(id=7))
-    services.inventory.answer("GetAvailability", levels({7: 42}))
+    services.inventory.answer("GetAvailability", levels({7: 42}, stocked=True))
 
     response = api_client.get("/api/inventory/7/")
 
@@ -29,14 +31,32 @@ def test_what_is_available(api_client, services):
     assert list(services.inventory.requests("GetAvailability")[0].product_ids) == [7]
 
 
+def test_a_stocked_product_costs_one_call_the_inventorys(api_client, services):
+    services.inventory.answer("GetAvailability", levels({7: 42}, stocked=True))
+
+    api_client.get("/api/inventory/7/")
+
+    assert services.catalog.calls == []  # only a stocked product has a row: the catalog knows it
+
+
+def test_a_product_never_stocked_has_0_if_the_catalog_knows_it(api_client, services):
+    services.catalog.answer("GetProduct", a_product(id=7))
+    services.inventory.answer("GetAvailability", levels({7: 0}, stocked=False))
+
+    response = api_client.get("/api/inventory/7/")
+
+    assert response.json() == {"product_id": 7, "available": 0}
+    assert [request.id for request in services.catalog.requests("GetProduct")] == [7]
+
+
 def test_a_product_the_catalog_does_not_have_is_not_found(api_client, services):
+    services.inventory.answer("GetAvailability", levels({999999999: 0}, stocked=False))
     services.catalog.answer("GetProduct", NotFound())
 
     response = api_client.get("/api/inventory/999999999/")
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
-    assert services.inventory.calls == []
 
 
 def test_staff_restock_with_the_request_id_as_idempotency_key(staff_client, services):

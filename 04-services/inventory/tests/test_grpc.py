@@ -39,6 +39,16 @@ def availability(*product_ids: int) -> list[tuple[int, int]]:
     return [(level.product_id, level.available) for level in answer.levels]
 
 
+def test_availability_says_which_products_were_ever_stocked():
+    restock(5, 3)
+
+    answer = clients.inventory.call(
+        "GetAvailability", inventory_pb2.GetAvailabilityRequest(product_ids=[5, 6])
+    )
+
+    assert [(level.product_id, level.stocked) for level in answer.levels] == [(5, True), (6, False)]
+
+
 def restock(product_id: int, quantity: int, idempotency_key: str = "") -> inventory_pb2.StockLevel:
     request = inventory_pb2.RestockRequest(
         product_id=product_id, quantity=quantity, idempotency_key=idempotency_key
@@ -82,12 +92,12 @@ def test_availability_of_too_many_products_at_once_is_refused():
 def test_restock_adds_to_the_stock_and_answers_the_new_level():
     stock_level(7, 3)
 
-    assert restock(7, 10) == inventory_pb2.StockLevel(product_id=7, available=13)
+    assert restock(7, 10) == inventory_pb2.StockLevel(product_id=7, available=13, stocked=True)
     assert stock_of(7) == 13
 
 
 def test_restock_of_a_product_without_stock_creates_its_level():
-    assert restock(8, 4) == inventory_pb2.StockLevel(product_id=8, available=4)
+    assert restock(8, 4) == inventory_pb2.StockLevel(product_id=8, available=4, stocked=True)
     assert stock_of(8) == 4
 
 
@@ -98,7 +108,7 @@ def test_restock_twice_with_one_key_adds_once_and_answers_the_current_level():
 
     again = restock(7, 10, "req-1")
 
-    assert again == inventory_pb2.StockLevel(product_id=7, available=11)
+    assert again == inventory_pb2.StockLevel(product_id=7, available=11, stocked=True)
     assert stock_of(7) == 11
     assert RestockRecord.objects.count() == 1
 

@@ -9,6 +9,9 @@ same run, on the same machine, by the same client.
 - The cost of seeing: stage 04's product detail with tracing off (OTEL_SDK_DISABLED=true) and
   on, two copies of the stage side by side.
 - Queries per request on the hot endpoints, at every stage.
+- At saturation (shopctl/saturation.py): stage 04 against stage 01 path by path, stage 03
+  through its proxy against direct, stage 01's list against its health check; each ratio
+  measured side by side and set against the goal it has. `--only saturation` runs just this.
 
 Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
 workers close every connection), p50 and p95. Throughput: CLIENTS processes sending
@@ -30,9 +33,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import psutil
 
-from shopctl import ShopctlError
+from shopctl import ShopctlError, saturation
 from shopctl.env import VAR_DIR, isolated_environment, tool_environment
 from shopctl.env import mode as run_mode
 from shopctl.report import machine
@@ -67,22 +69,31 @@ class Row:
     note: str = ""
 
 
-def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS) -> int:
+PARTS = ("costs", "saturation")
+
+
+def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS, parts=PARTS) -> int:
     """Measure, print the tables, write them under var/reports/bench-<time>/."""
     report_dir = VAR_DIR / "reports" / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     report_dir.mkdir(parents=True)
     stages = all_stages()
-    print(
-        f"shopctl: bench, {requests} sequential requests and {seconds} s of {CLIENTS} clients each"
-    )
-
-    rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
-    rows += _stage_03_costs(stages, requests, seconds)
-    rows += _tracing_cost(stages, requests, seconds)
-    queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
-
     settings = {"mode": run_mode(tool_environment()), **machine()}
-    text = _markdown(rows, queries, settings)
+    text = ""
+    if "costs" in parts:
+        print(
+            f"shopctl: bench, {requests} sequential requests and {seconds} s of {CLIENTS} "
+            "clients each"
+        )
+        rows = _ceiling(find_stage("01"), report_dir, requests, seconds)
+        rows += _stage_03_costs(stages, requests, seconds)
+        rows += _tracing_cost(stages, requests, seconds)
+        queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
+        text = _markdown(rows, queries, {})
+    if "saturation" in parts:
+        print("shopctl: bench, at saturation")
+        ratios, latencies = saturation.measure({stage.number: stage for stage in stages})
+        text += ("\n" if text else "") + saturation.markdown(ratios, latencies)
+    text += _settings_markdown(settings)
     (report_dir / "bench.md").write_text(text)
     print(f"\n{text}")
     print(f"shopctl: bench report in {report_dir}/bench.md")
@@ -219,10 +230,10 @@ def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]
                 started(stage, env, log_path=var_dir / "processes.log")
             )
         for side in ("off", "on", "on", "off"):
-            cpu_before = _cpu_seconds(copies[side])
+            cpu_before = saturation.cpu_seconds(copies[side].processes())
             measurement = measure(f"{copies[side].base_url}/api/products/1/", requests, seconds)
             sent = WARM_UP_REQUESTS + requests + measurement.requests_per_second * seconds
-            cpu[side].append((_cpu_seconds(copies[side]) - cpu_before) / sent)
+            cpu[side].append((saturation.cpu_seconds(copies[side].processes()) - cpu_before) / sent)
             print(f"[tracing] {side}: {_describe(measurement)}")
             measured[side].append(measurement)
     off, on = (_mean(measured[side]) for side in ("off", "on"))
@@ -230,16 +241,6 @@ def _tracing_cost(stages: list[Stage], requests: int, seconds: int) -> list[Row]
     cpu_note = f"stage's CPU per request {cpu_off:.2f} → {cpu_on:.2f} ms, ×{cpu_on / cpu_off:.2f}"
     print(f"[tracing] {cpu_note}")
     return [Row(f"{stage.name}: {what} ({cpu_note})", "tracing off", off, on)]
-
-
-def _cpu_seconds(running: RunningStage) -> float:
-    """The CPU time every process of a running stage has used so far."""
-    total = 0.0
-    for process in running.processes():
-        with contextlib.suppress(psutil.Error):  # a process that ended meanwhile
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
 
 
 def _mean(measurements: list[Measurement]) -> Measurement:
@@ -392,6 +393,12 @@ def _markdown(rows: list[Row], queries: dict[str, dict[str, int] | str], setting
     for stage, counts in queries.items():
         if isinstance(counts, str):
             lines.append(f"\n{stage}: {counts}")
-    lines += ["", "## Machine", "", "| setting | value |", "|---|---|"]
+    if settings:
+        return "\n".join(lines) + "\n" + _settings_markdown(settings)
+    return "\n".join(lines) + "\n"
+
+
+def _settings_markdown(settings: dict) -> str:
+    lines = ["", "## Machine", "", "| setting | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in settings.items()]
     return "\n".join(lines) + "\n"
