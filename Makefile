@@ -19,6 +19,7 @@ HOST =
 MODE =
 EXERCISE =
 QUICK =
+ID =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 
@@ -27,7 +28,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare bench protos lock lint clean
+.PHONY: help doctor run test check load compare bench trace protos lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -40,6 +41,8 @@ help:
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
+	@echo "  trace   the recent traces, newest first; ID=<trace id> or ID=last: one trace's waterfall"
+	@echo "          in the terminal and as an HTML page in var/reports/"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
 	@echo "  lint    ruff check"
 	@echo "  lock    rewrite requirements.lock from the ranges in pyproject.toml"
@@ -47,11 +50,12 @@ help:
 	@echo
 	@echo "variables:"
 	@echo "  STAGE=NN         run, load: the stage (default 01); test, compare: one or more, STAGE=\"01 02\""
-	@echo "                   (default: every stage)"
+	@echo "                   (default: every stage); trace: only that stage's spans (default: all)"
 	@echo "  USERS=$(USERS)         load, compare: simulated users"
 	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
 	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"
 	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
+	@echo "  ID=<trace id>    trace: the trace to draw (the X-Trace-Id a response carried), or last"
 	@echo "  MODE=real        compare: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
@@ -80,6 +84,9 @@ compare: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(SHOPCTL) bench
+
+trace: $(VENV_STAMP)
+	$(SHOPCTL) trace $(if $(ID),--id $(ID)) $(if $(STAGE),--stage $(STAGE))
 
 protos: $(VENV_STAMP)
 	$(SHOPCTL) protos

@@ -13,6 +13,7 @@ from shopctl.commands.doctor import doctor
 from shopctl.commands.load import load
 from shopctl.commands.run import run
 from shopctl.commands.test import test
+from shopctl.commands.trace import trace
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -67,6 +68,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     check_parser.add_argument(
         "exercise", nargs="?", help="the exercise's id, e.g. 03-route-inventory"
     )
+    trace_parser = commands.add_parser(
+        "trace", help="the recent traces of the stages, or one trace's waterfall (terminal, HTML)"
+    )
+    trace_parser.add_argument(
+        "--id",
+        dest="trace_id",
+        help="a trace id (the X-Trace-Id header of a response; 8 or more hex digits do), or last",
+    )
+    trace_parser.add_argument("--stage", help="only this stage's span file (default: every stage)")
     return parser.parse_args(argv)
 
 
@@ -112,6 +122,8 @@ def main(argv: list[str]) -> int:
             return bench()
         if arguments.command == "check":
             return check(arguments.exercise)
+        if arguments.command == "trace":
+            return trace(arguments.trace_id, arguments.stage)
         if arguments.command == "doctor":
             return doctor(quick=arguments.quick)
         if arguments.command == "compare":
