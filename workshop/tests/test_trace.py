@@ -13,6 +13,11 @@ before their parents, a trace split between the rotated `spans.jsonl.1` and the 
 - the relay publishing the confirmed order's event 900 ms after it, in a trace of its own
   that links to the order's span, and the notifications consumer's span under it;
 - a payments span whose parent went with an older file (an orphan).
+
+`sdk/spans.jsonl` was written by the OpenTelemetry SDK 1.45 through the official OTLP/JSON
+encoder (opentelemetry-exporter-otlp-json-common 0.66b1), the one the stages use: a server
+span with an erroring child that recorded an exception, and a span in another trace that
+links to the server span.
 """
 
 import html
@@ -27,6 +32,7 @@ from shopctl.stages import REPO_ROOT
 from shopctl.traces import assemble, parse_export_request, read_span_files
 
 RECORDED = Path(__file__).parent / "data" / "traces" / "04-services"
+WRITTEN_BY_THE_SDK = Path(__file__).parent / "data" / "traces" / "sdk"
 PRODUCT_READ = "3316348dbadfb7b11c7c2ea235949419"
 CHECKOUT = "c7761e58969f7edd498186641b2021e8"
 DECLINED = "a8bfacf3bcd75164698d9d70aacd2ce5"
@@ -376,6 +382,21 @@ def test_a_span_with_a_malformed_id_is_refused():
 
     with pytest.raises(ValueError, match="malformed"):
         parse_export_request(line)
+
+
+def test_what_the_sdks_own_encoder_writes_is_read(capsys, tmp_path):
+    output = run_trace(capsys, tmp_path, "last", folders=[WRITTEN_BY_THE_SDK])
+
+    assert output.startswith(
+        "Trace 2d0951a2345a1b0884d2ba36475efd22: POST api/orders/, ERROR, 0.53 ms, 2 spans "
+        "from 1 service; and 1 span of 1 linked trace"
+    )
+    assert [(row["operation"], row["status"]) for row in cells(output)] == [
+        ("POST api/orders/", ""),
+        ("├─ child", "ERROR"),
+        ("└─ linked [linked trace b3f4bbed]", ""),
+    ]
+    assert "shop-04.gateway child: boom" in output
 
 
 def test_traces_are_assembled_newest_first_with_their_spans_by_start():

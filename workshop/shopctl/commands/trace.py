@@ -146,11 +146,12 @@ def print_waterfall(console: Console, chosen: Trace, rows: list[Row], found: Spa
     errors = [row.span for row in rows if row.span.is_error]
     summary = (
         f"Trace {chosen.trace_id}: {chosen.root.name}, {'ERROR' if errors else 'ok'}, "
-        f"{milliseconds(total)}, {len(chosen.spans)} spans from {len(chosen.services)} services"
+        f"{milliseconds(total)}, {_count(len(chosen.spans), 'span')} from "
+        f"{_count(len(chosen.services), 'service')}"
     )
     if linked:
         later = len(rows) - len(chosen.spans)
-        summary += f"; and {later} spans of {len(linked)} linked trace{'s' * (len(linked) > 1)}"
+        summary += f"; and {_count(later, 'span')} of {_count(len(linked), 'linked trace')}"
     console.print(Text(summary, style="bold"))
     console.print(Text(f"read from {_names(found.files)}; started {_clock(start)}\n"))
 
@@ -426,6 +427,10 @@ def _names(paths: list[Path]) -> str:
 def _relative(text: str) -> str:
     """Paths under the repository, relative to it: var/04-services/traces/spans.jsonl."""
     return text.replace(f"{REPO_ROOT}{os.sep}", "")
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'s' * (number != 1)}"
 
 
 def _clock(nanoseconds: int) -> str:
