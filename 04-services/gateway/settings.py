@@ -34,6 +34,7 @@ SHOP_RELEASE_COMMANDS = [] if chassis_settings["SHOP_ENV"] == "production" else 
 
 MIDDLEWARE = [
     "gateway.web.RequestIdMiddleware",
+    "chassis.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",

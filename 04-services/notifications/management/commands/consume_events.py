@@ -2,7 +2,7 @@
 
 import signal
 
-from chassis import broker
+from chassis import broker, metrics
 from chassis.consumer import EventConsumer
 from django.core.management.base import BaseCommand
 
@@ -13,6 +13,7 @@ class Command(BaseCommand):
     help = "Send the order emails, in reaction to order events from the broker, until stopped."
 
     def handle(self, *args, **options):
+        metrics.serve(metrics.QueueDepth(handlers.queue()))
         with broker.connection() as connection:
             consumer = EventConsumer(
                 connection=connection, queue=handlers.queue(), handler=handlers.handle
