@@ -3,7 +3,7 @@
 import signal
 
 from django.core.management.base import BaseCommand
-from messaging import broker
+from messaging import broker, metrics
 from messaging.consumer import EventConsumer
 
 from notifications import handlers
@@ -13,6 +13,7 @@ class Command(BaseCommand):
     help = "Send the order emails, in reaction to order events from the broker, until stopped."
 
     def handle(self, *args, **options):
+        metrics.serve(metrics.QueueDepth(handlers.queue()))
         with broker.connection() as connection:
             consumer = EventConsumer(
                 connection=connection, queue=handlers.queue(), handler=handlers.handle
