@@ -4,8 +4,10 @@ import signal
 import threading
 
 from django.core.management.base import BaseCommand
+from kernel.metrics import serve
 
 from messaging import relay
+from messaging.metrics import OutboxLag
 
 
 class Command(BaseCommand):
@@ -25,4 +27,5 @@ class Command(BaseCommand):
         # one poll (or one backoff sleep), after finishing the batch it is publishing.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        serve(OutboxLag())
         relay.run(stop=stop, poll_interval=options["poll_interval"])

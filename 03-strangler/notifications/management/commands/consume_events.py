@@ -3,8 +3,10 @@
 import signal
 
 from django.core.management.base import BaseCommand
+from kernel.metrics import serve
 from messaging import broker
 from messaging.consumer import EventConsumer
+from messaging.metrics import QueueDepth
 
 from notifications import handlers
 
@@ -13,6 +15,7 @@ class Command(BaseCommand):
     help = "Send the order emails, in reaction to order events from the broker, until stopped."
 
     def handle(self, *args, **options):
+        serve(QueueDepth(handlers.queue()))
         with broker.connection() as connection:
             consumer = EventConsumer(
                 connection=connection, queue=handlers.queue(), handler=handlers.handle
