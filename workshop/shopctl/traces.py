@@ -117,7 +117,19 @@ class Trace:
 
     @property
     def duration_ns(self) -> int:
+        """From the first span's start to the last one's end: the consumer of an event that
+        joined the trace a second later included."""
         return self.end_ns - self.start_ns
+
+    @property
+    def request_end_ns(self) -> int:
+        """When the root span ended: the response, for a trace a request started. What ends
+        later (an event's publish and handling, children of the request) ran after it."""
+        return max(self.root.end_ns, self.start_ns + 1)
+
+    @property
+    def request_duration_ns(self) -> int:
+        return self.request_end_ns - self.start_ns
 
     @property
     def root(self) -> Span:

@@ -176,7 +176,36 @@ def test_an_events_consumer_in_a_linked_trace_hangs_under_the_span_it_continues(
     # After the checkout's own end: drawn at the timeline's end; the outbox's delay in start.
     assert [row["start"] for row in (relay, consumer, email)] == ["900.0 ms", "1.45 s", "1.45 s"]
     assert all(row["bar"] == " " * 39 + "»" for row in (relay, consumer, email))
-    assert "» the span ends after the trace's own last span" in output
+    assert (
+        "» ran on after the request's 42.0 ms: the last span ended 1.46 s after it began" in output
+    )
+
+
+def test_children_that_end_after_the_request_are_drawn_past_its_timeline(capsys, tmp_path):
+    # The relay's publish and the consumer's handling as children of the request (the outbox
+    # row kept its traceparent): the request still lasts 10 ms, they run on after it.
+    trace_id = "cd" * 16
+    request = span(trace_id, span_id="01" * 8, end=10_000_000)
+    query = {**span(trace_id, span_id="02" * 8, end=5_000_000), "parentSpanId": "01" * 8}
+    publish = {
+        **span(trace_id, span_id="03" * 8, end=503_000_000),
+        "startTimeUnixNano": "500000000",
+        "parentSpanId": "01" * 8,
+        "name": "order.confirmed publish",
+    }
+    (tmp_path / "spans.jsonl").write_text(
+        export_request("shop-04.gateway", [request, query]) + "\n"
+        + export_request("shop-04.orders-relay", [publish]) + "\n"
+    )  # fmt: skip
+
+    listed = run_trace(capsys, tmp_path, folders=[tmp_path])
+    output = run_trace(capsys, tmp_path, trace_id, folders=[tmp_path])
+
+    assert re.search(rf"{trace_id} ok\s+10\.0 ms\s+3 GET api/health/", listed), listed
+    rows = cells(output)
+    assert [row["bar"] for row in rows] == ["█" * 40, "█" * 20, " " * 39 + "»"]
+    assert rows[2]["start"] == "500.0 ms"
+    assert "the last span ended 503.0 ms after it began" in output
 
 
 def test_an_error_trace_marks_each_failed_span_and_says_why(capsys, tmp_path):

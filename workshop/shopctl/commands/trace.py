@@ -131,7 +131,7 @@ def list_traces(console: Console, traces: dict[str, Trace], found: SpanFiles) ->
         status = f"ERROR ({len(item.errors)})" if item.errors else "ok"
         line = (
             f"{_clock(item.start_ns)} {item.trace_id} {status:<9} "
-            f"{milliseconds(item.duration_ns):>9} {len(item.spans):>5} "
+            f"{milliseconds(item.request_duration_ns):>9} {len(item.spans):>5} "
             f"{fit(item.root.name, operation_width)} {_services(item.services)}"
         )
         _line(console, line + "".join(f" [{note}]" for note in notes), "red" * bool(item.errors))
@@ -139,9 +139,10 @@ def list_traces(console: Console, traces: dict[str, Trace], found: SpanFiles) ->
 
 def print_waterfall(console: Console, chosen: Trace, rows: list[Row], found: SpanFiles) -> None:
     """One line per span: service, operation indented by parent, start, duration, a bar. The
-    timeline spans the trace itself; a linked trace's spans that ran after it (an event's
-    consumer, a second later) get `»` at its end, and their start column says how much later."""
-    start, total = chosen.start_ns, chosen.duration_ns
+    timeline spans the request (the root span); spans that ran on after it (an event's
+    publish and its consumer, a linked trace) get `»` at its end, and their start column says
+    how much later."""
+    start, total = chosen.start_ns, chosen.request_duration_ns
     linked = {row.span.trace_id for row in rows} - {chosen.trace_id}
     errors = [row.span for row in rows if row.span.is_error]
     summary = (
@@ -184,9 +185,11 @@ def print_waterfall(console: Console, chosen: Trace, rows: list[Row], found: Spa
             f"{bar(span.start_ns - start, span.duration_ns, total, bar_width)}"
         )
         _line(console, line, "red" * span.is_error)
-    if any(row.span.end_ns > chosen.end_ns for row in rows):
+    last_end = max(row.span.end_ns for row in rows)
+    if last_end > chosen.request_end_ns:
         console.print(
-            "» the span ends after the trace's own last span (a linked trace that ran later)"
+            f"» ran on after the request's {milliseconds(total)}: the last span ended "
+            f"{milliseconds(last_end - start)} after it began"
         )
     if errors:
         console.print(Text("\nErrors:", style="bold"))
@@ -257,7 +260,7 @@ def milliseconds(nanoseconds: int) -> str:
 def html_page(chosen: Trace, rows: list[Row]) -> str:
     """The waterfall as one HTML file with nothing to fetch: styles inline, no script (a span's
     details open with <details>), so it opens from disk, offline, and can be mailed around."""
-    start, total = chosen.start_ns, chosen.duration_ns or 1  # the timeline of the terminal's
+    start, total = chosen.start_ns, chosen.request_duration_ns  # the terminal's timeline
     services = list(dict.fromkeys(row.span.service for row in rows))
     errors = [row.span for row in rows if row.span.is_error]
     escape = html.escape
@@ -266,7 +269,7 @@ def html_page(chosen: Trace, rows: list[Row]) -> str:
         span = row.span
         left = min((span.start_ns - start) / total * 100, 99.0)
         width = max(min(span.duration_ns / total * 100, 100 - left), 0.3)
-        later = span.end_ns > chosen.end_ns  # runs past the timeline: drawn to its end, `»`
+        later = span.end_ns > chosen.request_end_ns  # past the timeline: to its end, `»`
         colour = services.index(span.service) % len(PALETTE)
         notes = "".join(f' <em class="note">[{escape(note)}]</em>' for note in row_notes(row))
         details = [
@@ -377,8 +380,9 @@ details td {{ font-family: ui-monospace, monospace; word-break: break-all; }}
 <div class="header"><span>service</span><span>operation</span><span class="num">start</span>
 <span class="num">duration</span><span>0 … {total}</span></div>
 {rows}
-<p class="meta">The timeline spans the trace itself. A span marked » ran on past its end: it
-belongs to a linked trace that continued this one later (its start column says when).</p>
+<p class="meta">The timeline spans the request (the root span). A span marked » ran on after
+it: an event's publish or handling, or a linked trace that continued this one later (its
+start column says when).</p>
 </body>
 </html>
 """
