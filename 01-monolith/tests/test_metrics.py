@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 
 STAGE_DIR = Path(__file__).resolve().parents[1]
 PROCFILE = STAGE_DIR / "Procfile"
+OFFSETS = (0, 1)  # the ports the Procfile's processes take, from SHOP_PORT
 # gunicorn and celery, as honcho finds them: in the environment's bin folder.
 VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
@@ -75,9 +76,22 @@ def health_requests(text: str) -> float:
 
 
 def free_port() -> int:
+    """A SHOP_PORT whose offsets in the Procfile are all free now (the metrics ports too)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + max(OFFSETS) < 65536 and all(is_free(base + offset) for offset in OFFSETS):
+            return base
+
+
+def is_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def get(url: str) -> str:
@@ -86,14 +100,14 @@ def get(url: str) -> str:
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a loaded machine starts Django slowly
     while True:
         try:
             get(url)
             return
         except OSError:  # not listening yet
             assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"{url} did not answer in 30 s:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"{url} did not answer in 60 s:\n{log.read_text()}"
             time.sleep(0.2)
 
 
