@@ -82,6 +82,16 @@ def health_requests(text: str) -> float:
     return float(found[1]) if found else 0.0
 
 
+def until_both_workers_count(base: str, folder: Path) -> None:
+    """Send requests until each of the two workers has counted one: a file each (named after
+    its pid). The first answer proves only one worker up; the other may still be starting."""
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("counter_*.db"))) < 2:
+        assert time.monotonic() < deadline, f"one worker's file in {folder} after 60 s"
+        with ThreadPoolExecutor(max_workers=8) as clients:
+            list(clients.map(lambda _: get(f"{base}/api/health/"), range(8)))
+
+
 def free_port() -> int:
     """A SHOP_PORT whose offsets in the Procfile are all free now (the metrics ports too)."""
     while True:
@@ -154,15 +164,15 @@ def test_the_web_process_adds_up_every_gunicorn_workers_requests(tmp_path):
     with procfile_process("web", tmp_path, SHOP_PORT=str(shop_port), SHOP_WEB_WORKERS="2") as web:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/api/health/", web, tmp_path / "web.log")
+        until_both_workers_count(base, tmp_path / "metrics" / f"gunicorn-{port}")
         before = health_requests(get(f"{base}/metrics"))
         with ThreadPoolExecutor(max_workers=8) as clients:  # both sync workers get some
             list(clients.map(lambda _: get(f"{base}/api/health/"), range(40)))
 
         text = get(f"{base}/metrics")
 
-    folder = tmp_path / "metrics" / f"gunicorn-{port}"
-    assert len(list(folder.glob("counter_*.db"))) == 2  # one file per worker process
-    # Whichever worker answers /metrics, it adds up both workers' counts.
+    # Whichever worker answers /metrics, it adds up both workers' counts: without
+    # multiprocess mode there would be no files, and each worker would answer its own.
     assert health_requests(text) == before + 40, text
 
 

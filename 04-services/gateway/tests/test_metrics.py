@@ -75,6 +75,16 @@ def health_requests(text: str) -> float:
     return float(found[1]) if found else 0.0
 
 
+def until_both_workers_count(base: str, folder: Path) -> None:
+    """Send requests until each of the two workers has counted one: a file each (named after
+    its pid). The first answer proves only one worker up; the other may still be starting."""
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("counter_*.db"))) < 2:
+        assert time.monotonic() < deadline, f"one worker's file in {folder} after 60 s"
+        with ThreadPoolExecutor(max_workers=8) as clients:
+            list(clients.map(lambda _: get(f"{base}/api/health/"), range(8)))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -129,6 +139,9 @@ def gunicorn(tmp_path):
 
 def test_every_gunicorn_workers_requests_are_in_one_metrics_answer(gunicorn):
     base, folder = gunicorn
+    assert not (folder / "counter_999999.db").exists()  # the last run's file, cleaned away
+    # Each worker writes its own counts to a file of its own (named after its pid) ...
+    until_both_workers_count(base, folder)
     before = health_requests(get(f"{base}/metrics"))
     # Eight clients at once: a sync worker serves one request at a time, so both take some.
     with ThreadPoolExecutor(max_workers=8) as clients:
@@ -136,9 +149,6 @@ def test_every_gunicorn_workers_requests_are_in_one_metrics_answer(gunicorn):
 
     text = get(f"{base}/metrics")
 
-    # Each worker wrote its own counts to a file of its own (named after its pid) ...
-    assert len(list(folder.glob("counter_*.db"))) == 2
-    assert not (folder / "counter_999999.db").exists()  # the last run's file, cleaned away
     # ... and /metrics, whichever worker answers it, adds them up. Without multiprocess
     # mode each worker would answer with its own count only.
     assert health_requests(text) == before + 40, text
