@@ -87,7 +87,7 @@ def until_both_workers_count(base: str, folder: Path) -> None:
     its pid). The first answer proves only one worker up; the other may still be starting."""
     deadline = time.monotonic() + 60
     while len(list(folder.glob("counter_*.db"))) < 2:
-        assert time.monotonic() < deadline, f"one worker's file in {folder} after 60 s"
+        assert time.monotonic() < deadline, f"not a file per worker in {folder} after 60 s"
         with ThreadPoolExecutor(max_workers=8) as clients:
             list(clients.map(lambda _: get(f"{base}/api/health/"), range(8)))
 
