@@ -98,7 +98,7 @@ def _route_table(base_url: str) -> str:
 def _process_map(stage, port: int) -> str:
     """Every process the stage runs, the port of those that listen on one, and where
     Prometheus finds its metrics."""
-    lines = ["  Processes                     listens on        metrics"]
+    lines = [f"  {'Processes':<29}{'listens on':<18}metrics"]
     metrics = stage.metrics_ports()
     for name, offset in stage.process_ports().items():
         where = f"127.0.0.1:{port + offset}" if offset is not None else ""
