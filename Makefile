@@ -24,6 +24,7 @@ QUICK =
 SLO = 100
 STEP = 15s
 MAX_USERS = 64
+ID =
 # `?=` here on purpose: `PYTHON=python3.12 make run` is a reasonable thing to type.
 PYTHON ?= python3
 
@@ -32,7 +33,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.built-from-requirements-lock
 SHOPCTL := PYTHONPATH=workshop $(VENV)/bin/python -m shopctl
 
-.PHONY: help doctor run test check load compare capacity bench fault invariants protos certs lock lint clean
+.PHONY: help doctor run test check load compare capacity bench fault invariants trace protos certs lock lint clean
 
 help:
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -48,6 +49,8 @@ help:
 	@echo "  bench   the costs the workshop talks about, each against a floor measured alongside"
 	@echo "  fault   FAULT=\"kill payments\": break one part of the running stage (without FAULT: the list)"
 	@echo "  invariants  do the stage's books agree? (charges = confirmed orders, emails; stage 04: stock too)"
+	@echo "  trace   the recent traces, newest first; ID=<trace id> or ID=last: one trace's waterfall"
+	@echo "          in the terminal and as an HTML page in var/reports/"
 	@echo "  protos  regenerate the gRPC code from proto/ and refuse wire-breaking changes"
 	@echo "  certs   stage 04's certificate authority and service certificates (mutual TLS)"
 	@echo "  lint    ruff check"
@@ -59,10 +62,12 @@ help:
 	@echo "  STAGE=NN         run, load, fault, invariants: the stage (default 01); test, compare, capacity: one or more,"
 	@echo "                   STAGE=\"01 02\" (default: every stage, and for test the course's own"
 	@echo "                   tests too, which STAGE=workshop runs alone)"
+	@echo "                   trace: only that stage's spans (default: every stage)"
 	@echo "  USERS=$(USERS)         load, compare: simulated users"
 	@echo "  SPAWN_RATE=$(SPAWN_RATE)     load, compare: users started per second"
 	@echo "  DURATION=$(DURATION)     load, compare: how long it runs (30s, 5m, ...), per stage"
 	@echo "  HOST=URL         load: a shop already running there, instead of starting the stage"
+	@echo "  ID=<trace id>    trace: the trace to draw (the X-Trace-Id a response carried), or last"
 	@echo "  MODE=real        compare, capacity: PostgreSQL and RabbitMQ (default: as DATABASE_URL/BROKER_URL say)"
 	@echo "  SLO=$(SLO)          capacity: the p95 (ms) a stage must keep with no failed request"
 	@echo "  STEP=$(STEP)        capacity: how long each step of rising load lasts"
@@ -105,6 +110,9 @@ capacity: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(SHOPCTL) bench $(if $(ONLY),--only $(ONLY))
+
+trace: $(VENV_STAMP)
+	$(SHOPCTL) trace $(if $(ID),--id $(ID)) $(if $(STAGE),--stage $(STAGE))
 
 protos: $(VENV_STAMP)
 	$(SHOPCTL) protos

@@ -2,7 +2,12 @@
 
 from django.urls import include, path
 
-urlpatterns = [path("api/", include("shop.api.urls"))]
+from config.metrics import metrics_view
+
+urlpatterns = [
+    path("api/", include("shop.api.urls")),
+    path("metrics", metrics_view),  # for Prometheus (docker/prometheus.yml), not for the public
+]
 
 handler400 = "shop.api.errors.handler400"
 handler403 = "shop.api.errors.handler403"

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "edge.middleware.RequestIdMiddleware",
+    "edge.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",

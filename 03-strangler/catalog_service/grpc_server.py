@@ -19,6 +19,7 @@ logs.
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -32,6 +33,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
 from kernel.http import Product, request_id_var, valid_request_id
+from kernel.metrics import observe_grpc_call
 from kernel.money import CURRENCY
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
@@ -79,14 +81,18 @@ def _rpc(method: Callable[[Any, Any, grpc.ServicerContext], Any]):
     def call(servicer: Any, request: Any, context: grpc.ServicerContext) -> Any:
         incoming = dict(context.invocation_metadata()).get("x-request-id", "")
         request_id = request_id_var.set(valid_request_id(incoming))
+        started = time.perf_counter()
+        code = "OK"
         close_old_connections()
         try:
             return method(servicer, request, context)
         except Exception as error:  # every failure becomes a status; none stops the server
             status = _status(error, method.__name__)
+            code = code_pb2.Code.Name(status.code)
         finally:
             close_old_connections()
             request_id_var.reset(request_id)
+            observe_grpc_call(method.__qualname__, code, time.perf_counter() - started)
         context.abort_with_status(rpc_status.to_status(status))
 
     return call

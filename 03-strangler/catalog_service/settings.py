@@ -48,6 +48,7 @@ INSTALLED_APPS = ["rest_framework", "catalog_service"]
 
 MIDDLEWARE = [
     "kernel.http.RequestIdMiddleware",
+    "kernel.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     # The monolith's headers, so that the proxy's two sides answer alike.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",

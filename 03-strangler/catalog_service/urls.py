@@ -3,6 +3,7 @@ same JSON 404 as the monolith's."""
 
 from django.urls import path, register_converter
 from kernel.http import IdConverter
+from kernel.metrics import metrics_view
 
 from . import views
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/health/ready/", views.ReadinessApi.as_view()),
     path("api/products/", views.ProductListApi.as_view()),
     path("api/products/<id:product_id>/", views.ProductDetailApi.as_view()),
+    path("metrics", metrics_view),  # for Prometheus (docker/prometheus.yml), not for the public
 ]
 
 handler400 = "kernel.http.handler400"

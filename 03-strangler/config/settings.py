@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kernel.http.RequestIdMiddleware",
+    "kernel.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -18,6 +18,7 @@ from kernel import telemetry
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from proxy import metrics
 from proxy.routes import MONOLITH, SAFE_METHODS, Route, RouteFile, should_shadow, side_for
 from proxy.settings import Settings
 from proxy.shadow import compare, difference_record
@@ -97,6 +98,7 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(upstream_sessions)
     app.router.add_get("/_proxy/routes", show_routes)
     app.router.add_get("/_proxy/stats", show_stats)
+    app.router.add_get("/metrics", metrics.show_metrics)  # the proxy's own, for Prometheus
     app.router.add_get("/api/health/ready/", readiness)
     app.router.add_route("*", "/{tail:.*}", forward)
     return app
@@ -206,6 +208,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
         response, body = service_unavailable(side, str(error), request_id), None
     elapsed_ms = (time.perf_counter() - started) * 1000
     state.stats.record(route.name, side, response.status, elapsed_ms)
+    metrics.observe(route.name, side, response.status, elapsed_ms / 1000)
     log.info(
         "event=request method=%s path=%s status=%d side=%s route=%r ms=%.1f request_id=%s",
         request.method,

@@ -47,7 +47,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from chassis import certificates, deadlines, faults, grpc_errors
+from chassis import certificates, deadlines, faults, grpc_errors, metrics
 from chassis.request_ids import METADATA_KEY, request_id_var, valid_request_id
 
 logger = logging.getLogger("chassis.grpc")
@@ -83,12 +83,14 @@ def rpc(method: Callable[[Any, Any, grpc.ServicerContext], Any]):
             status = None
         finally:
             close_old_connections()
+            seconds = time.perf_counter() - started
+            metrics.observe_grpc_call(method.__qualname__, outcome, seconds)
             logger.info(
                 "event=grpc_call method=%s caller=%s outcome=%s ms=%.1f",
                 method.__name__,
                 _caller(context),
                 outcome,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
             )
             request_id_var.reset(token)
         if status is not None:

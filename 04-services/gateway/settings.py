@@ -46,6 +46,7 @@ SHOP_CHECKOUT_BUDGET = float(os.environ.get("SHOP_CHECKOUT_BUDGET") or 8.0)
 MIDDLEWARE = [
     "gateway.web.RequestIdMiddleware",
     "gateway.web.DeadlineMiddleware",
+    "chassis.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,5 +1,6 @@
 """The gateway's URLs: the public API under /api/ (API.md); every other path is a JSON 404."""
 
+from chassis.metrics import metrics_view
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -27,7 +28,10 @@ api = [
     path("orders/<uuid:order_id>/cancel/", views.OrderCancelApi.as_view()),
 ]
 
-urlpatterns = [path("api/", include(api))]
+urlpatterns = [
+    path("api/", include(api)),
+    path("metrics", metrics_view),  # for Prometheus (docker/prometheus.yml), not for the public
+]
 
 handler400 = "gateway.web.handler400"
 handler403 = "gateway.web.handler403"

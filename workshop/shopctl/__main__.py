@@ -16,6 +16,7 @@ from shopctl.commands.invariants import invariants
 from shopctl.commands.load import load
 from shopctl.commands.run import run
 from shopctl.commands.test import test
+from shopctl.commands.trace import trace
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -96,6 +97,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "invariants", help="do a stage's books agree? (money, orders, stock, emails)"
     )
     invariants_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
+    trace_parser = commands.add_parser(
+        "trace", help="the recent traces of the stages, or one trace's waterfall (terminal, HTML)"
+    )
+    trace_parser.add_argument(
+        "--id",
+        dest="trace_id",
+        help="a trace id (the X-Trace-Id header of a response; 8 or more hex digits do), or last",
+    )
+    trace_parser.add_argument("--stage", help="only this stage's span file (default: every stage)")
     return parser.parse_args(argv)
 
 
@@ -151,6 +161,8 @@ def main(argv: list[str]) -> int:
             return bench(parts=(arguments.only,) if arguments.only else PARTS)
         if arguments.command == "check":
             return check(arguments.exercise)
+        if arguments.command == "trace":
+            return trace(arguments.trace_id, arguments.stage)
         if arguments.command == "doctor":
             return doctor(quick=arguments.quick)
         if arguments.command == "fault":

@@ -19,6 +19,10 @@ PROXY = "proxy"
 # How a Procfile puts a process on a port of its own: `$((${SHOP_PORT:-8000} + 10))`.
 PUBLIC_PORT = re.compile(r"\$\{SHOP_PORT:-\d+\}(?!\s*\+)")
 PORT_OFFSET = re.compile(r"\$\(\(\s*\$\{SHOP_PORT:-\d+\}\s*\+\s*(?P<offset>\d+)\s*\)\)")
+# A process that serves no HTTP of its own (a worker, a gRPC server) serves its Prometheus
+# metrics on a port of their own: `SHOP_METRICS_PORT=$((${SHOP_PORT:-8000} + 3)) python -m …`.
+# An HTTP process serves them on its own port, at /metrics.
+METRICS_PORT = re.compile(r"SHOP_METRICS_PORT=" + PORT_OFFSET.pattern)
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,22 @@ class Stage:
         for name, command in processes.items():
             if name == RELEASE:
                 continue
+            command = METRICS_PORT.sub("", command)  # the metrics' port is not the process's
             match = PORT_OFFSET.search(command)
             if match:
                 ports[name] = int(match["offset"])
             else:
                 ports[name] = 0 if PUBLIC_PORT.search(command) else None
+        return ports
+
+    def metrics_ports(self) -> dict[str, int | None]:
+        """Each long-running process and the offset of the port where Prometheus finds its
+        metrics: its SHOP_METRICS_PORT, else its own (HTTP) port, else None."""
+        ports = self.process_ports()
+        for name, command in self.processes().items():
+            match = METRICS_PORT.search(command)
+            if match:
+                ports[name] = int(match["offset"])
         return ports
 
     def port_offsets(self) -> list[int]:

@@ -23,9 +23,25 @@ Compose = dict[str, Any]
 # From stage 03 on the API is the strangler proxy's (`proxy`), with the monolith's `web` behind
 # it, unpublished; a stage's profile still publishes 8000 once (the clash check below).
 # The process that faces the public at each stage: web (01, 02), proxy (03), gateway (04).
-EXPECTED_PORTS = {"web": 8000, "proxy": 8000, "gateway": 8000, "rabbitmq": 15672, "load": 8089}
-# The profile that runs beside any stage's profile.
+EXPECTED_PORTS = {
+    "web": 8000,
+    "proxy": 8000,
+    "gateway": 8000,
+    "rabbitmq": 15672,
+    "load": 8089,
+    "jaeger": 16686,  # the UI; the OTLP receiver stays inside the network
+    "prometheus": 9090,
+}
+# The profiles that run beside any stage's profile.
 LOAD_PROFILE = "load"
+OBSERVABILITY_PROFILE = "observability"
+SIDE_PROFILES = {LOAD_PROFILE, OBSERVABILITY_PROFILE}
+# Where the stages send their spans with the observability profile: Jaeger's OTLP/HTTP port.
+OTLP_ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
+JAEGER_OTLP_ENDPOINT = "http://jaeger:4318"
+PROMETHEUS_CONFIG_IN_CONTAINER = "/etc/prometheus/prometheus.yml"
+# Inside the compose network every stage process has SHOP_PORT 8000.
+CONTAINER_SHOP_PORT = 8000
 INFRASTRUCTURE = ("postgres", "rabbitmq")
 # Docker images that hold a stage's code are built here, not pulled: nothing to pin.
 LOCAL_IMAGE_PULL_POLICIES = {"never", "build"}
@@ -103,7 +119,7 @@ def service_problems(compose: Compose, stages: list[Stage]) -> list[str]:
     stage_numbers = {stage.number for stage in stages}
     for name, service in services.items():
         for profile in service.get("profiles", []):
-            if profile != LOAD_PROFILE and profile not in stage_numbers:
+            if profile not in SIDE_PROFILES and profile not in stage_numbers:
                 problems.append(
                     f"service `{name}` is in profile {profile}, but no stage folder "
                     f"{profile}-… has a Procfile"
@@ -150,17 +166,17 @@ def port_problems(compose: Compose) -> list[str]:
             if port != expected:
                 problems.append(
                     f"service `{name}` publishes host port {port}; "
-                    "only the API, the management UI and Locust are published"
+                    "only the API and the UIs (RabbitMQ, Locust, Jaeger, Prometheus) are published"
                 )
     stage_profiles = sorted(
         {profile for service in services.values() for profile in service.get("profiles", [])}
-        - {LOAD_PROFILE}
+        - SIDE_PROFILES
     )
     for profile in stage_profiles or [LOAD_PROFILE]:
         together = [
             name
             for name, service in services.items()
-            if not service.get("profiles") or {profile, LOAD_PROFILE} & set(service["profiles"])
+            if not service.get("profiles") or ({profile} | SIDE_PROFILES) & set(service["profiles"])
         ]
         owners = Counter(port for name in together for port in published[name])
         for port, count in owners.items():
@@ -168,7 +184,8 @@ def port_problems(compose: Compose) -> list[str]:
                 clashing = [name for name in together if port in published[name]]
                 problems.append(
                     f"host port {port} is published by {', '.join(clashing)}, which run together "
-                    f"with --profile {profile} --profile {LOAD_PROFILE}"
+                    f"with --profile {profile} --profile {LOAD_PROFILE} "
+                    f"--profile {OBSERVABILITY_PROFILE}"
                 )
     return problems
 
@@ -403,6 +420,16 @@ def documented_command_problems(compose: Compose, text: str, source: str) -> lis
         if subcommand in RUN_IN_A_SERVICE:
             names = names[:1]
         named = [*active, variables["STAGE"]] if "STAGE" in variables else active
+        if (
+            OBSERVABILITY_PROFILE in active
+            and subcommand == "up"
+            and variables.get(OTLP_ENDPOINT_VARIABLE) != JAEGER_OTLP_ENDPOINT
+        ):
+            problems.append(
+                f"{source}: `{command.strip()}`: with --profile {OBSERVABILITY_PROFILE}, set "
+                f"{OTLP_ENDPOINT_VARIABLE}={JAEGER_OTLP_ENDPOINT} in front, or the stage's "
+                "spans never reach Jaeger"
+            )
         for profile in dict.fromkeys(named):  # each once, in order
             if profile not in profiles:
                 problems.append(f"{source}: `{command.strip()}`: there is no profile {profile}")
@@ -414,4 +441,89 @@ def documented_command_problems(compose: Compose, text: str, source: str) -> lis
                 problems.append(
                     f"{source}: `{command.strip()}`: `{name}` needs --profile {' or '.join(needed)}"
                 )
+    return problems
+
+
+def observability_problems(compose: Compose, root: Path) -> list[str]:
+    """Jaeger and Prometheus run in the observability profile, Jaeger with its OTLP receiver,
+    Prometheus with the repository's scrape config; every stage process can be pointed at
+    Jaeger from the shell (OTEL_EXPORTER_OTLP_ENDPOINT passed through, absent when unset)."""
+    services = compose.get("services", {})
+    problems = []
+    for name in ("jaeger", "prometheus"):
+        if name not in services:
+            problems.append(f"there is no service `{name}` (profile {OBSERVABILITY_PROFILE})")
+        elif services[name].get("profiles") != [OBSERVABILITY_PROFILE]:
+            problems.append(f"service `{name}` must be in profile {OBSERVABILITY_PROFILE} only")
+    jaeger = services.get("jaeger", {})
+    if jaeger and str(jaeger.get("environment", {}).get("COLLECTOR_OTLP_ENABLED")) != "true":
+        problems.append('service `jaeger` must set COLLECTOR_OTLP_ENABLED: "true" (OTLP receiver)')
+    if "prometheus" in services and prometheus_config_path(compose, root) is None:
+        problems.append(
+            f"service `prometheus` must mount a scrape config of the repository at "
+            f"{PROMETHEUS_CONFIG_IN_CONTAINER}"
+        )
+    for name, service in services.items():
+        if not any(profile.isdigit() for profile in service.get("profiles", [])):
+            continue  # not a stage's process
+        environment = service.get("environment", {})
+        if OTLP_ENDPOINT_VARIABLE not in environment:
+            problems.append(
+                f"service `{name}` must pass {OTLP_ENDPOINT_VARIABLE} through from the shell "
+                f"(`{OTLP_ENDPOINT_VARIABLE}:` with no value)"
+            )
+        elif environment[OTLP_ENDPOINT_VARIABLE] not in (None, JAEGER_OTLP_ENDPOINT):
+            problems.append(
+                f"service `{name}`: {OTLP_ENDPOINT_VARIABLE} must be empty (from the shell) or "
+                f"{JAEGER_OTLP_ENDPOINT}, not {environment[OTLP_ENDPOINT_VARIABLE]!r}"
+            )
+    return problems
+
+
+def prometheus_config_path(compose: Compose, root: Path) -> Path | None:
+    """The file of the repository that the prometheus service mounts as its config."""
+    for volume in compose.get("services", {}).get("prometheus", {}).get("volumes", []):
+        source, _, rest = volume.partition(":")
+        if rest.split(":")[0] == PROMETHEUS_CONFIG_IN_CONTAINER and source.startswith("."):
+            path = root / source
+            return path if path.is_file() else None
+    return None
+
+
+def scrape_problems(compose: Compose, config: dict, stages: list[Stage]) -> list[str]:
+    """Every scrape target is a stage process's service, on the port its Procfile gives its
+    metrics; every long-running process of every stage is scraped, once."""
+    services = compose.get("services", {})
+    by_number = {stage.number: stage for stage in stages}
+    problems = []
+    scraped: Counter = Counter()
+    for job in config.get("scrape_configs", []):
+        for static in job.get("static_configs", []):
+            for target in static.get("targets", []):
+                host, _, port = target.rpartition(":")
+                service = services.get(host)
+                number = (service or {}).get("profiles", [""])[0]
+                stage = by_number.get(number)
+                process = _process_of(host)
+                if service is None or stage is None or process not in stage.long_running():
+                    problems.append(
+                        f"job {job.get('job_name')}: target {target} is not a stage process's "
+                        "service in docker-compose.yml"
+                    )
+                    continue
+                scraped[host] += 1
+                offset = stage.metrics_ports().get(process)
+                expected = None if offset is None else CONTAINER_SHOP_PORT + offset
+                if str(expected) != port:
+                    problems.append(
+                        f"job {job.get('job_name')}: target {target}: {stage.name}'s Procfile "
+                        f"serves `{process}`'s metrics on {expected or 'no port'}, not {port}"
+                    )
+    for stage in stages:
+        for process in stage.long_running():
+            name = service_name(stage, process)
+            if scraped[name] == 0:
+                problems.append(f"{stage.name}'s `{process}` ({name}) is not scraped")
+            elif scraped[name] > 1:
+                problems.append(f"{name} is scraped {scraped[name]} times")
     return problems

@@ -11,15 +11,19 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from docker_checks import (
     build_problems,
     copy_problems,
     documented_command_problems,
     load_compose,
+    observability_problems,
     pin_problems,
     port_problems,
     production_problems,
+    prometheus_config_path,
     schema_problems,
+    scrape_problems,
     service_problems,
     stages_with_a_procfile,
     volume_problems,
@@ -81,6 +85,17 @@ def test_every_copy_in_a_dockerfile_finds_its_source(stage):
 def test_images_are_pinned(compose):
     dockerfiles = [stage.path / "Dockerfile" for stage in BUILT]
     assert_none(pin_problems(compose, dockerfiles))
+
+
+def test_the_observability_profile_runs_jaeger_and_prometheus_and_reaches_every_stage(compose):
+    assert_none(observability_problems(compose, REPO_ROOT))
+
+
+def test_prometheus_scrapes_every_process_of_every_stage_on_its_metrics_port(compose):
+    config_path = prometheus_config_path(compose, REPO_ROOT)
+    assert config_path == REPO_ROOT / "docker" / "prometheus.yml"
+
+    assert_none(scrape_problems(compose, yaml.safe_load(config_path.read_text()), STAGES))
 
 
 def test_the_documented_docker_commands_match_the_compose_file(compose):
@@ -164,7 +179,7 @@ def test_a_clashing_host_port_is_named(compose):
 
     assert (
         "host port 8000 is published by web-01, load, which run together with --profile 01 "
-        "--profile load" in problems
+        "--profile load --profile observability" in problems
     )
 
 
@@ -173,7 +188,7 @@ def test_a_published_database_port_is_named(compose):
 
     assert port_problems(compose) == [
         "service `postgres` publishes host port 5432; "
-        "only the API, the management UI and Locust are published"
+        "only the API and the UIs (RabbitMQ, Locust, Jaeger, Prometheus) are published"
     ]
 
 
@@ -326,4 +341,83 @@ def test_a_documented_command_with_a_wrong_service_or_profile_is_named(compose):
         "README.md: `STAGE=07 docker compose --profile 07 --profile load up`: "
         "there is no profile 07",
         "README.md: `docker compose exec worker-01 ls`: `worker-01` needs --profile 01",
+    ]
+
+
+@pytest.fixture
+def scrape_config(compose) -> dict:
+    return yaml.safe_load(prometheus_config_path(compose, REPO_ROOT).read_text())
+
+
+def test_a_scrape_target_on_the_wrong_port_or_of_no_service_is_named(compose, scrape_config):
+    [job_04] = [job for job in scrape_config["scrape_configs"] if job["job_name"] == "04"]
+    targets = job_04["static_configs"][0]["targets"]
+    targets[targets.index("orders-04:8003")] = "orders-04:8023"  # its gRPC port, not metrics
+    targets.append("billing-04:8009")
+
+    assert scrape_problems(compose, scrape_config, STAGES) == [
+        "job 04: target orders-04:8023: 04-services's Procfile serves `orders`'s metrics on "
+        "8003, not 8023",
+        "job 04: target billing-04:8009 is not a stage process's service in docker-compose.yml",
+    ]
+
+
+def test_a_process_nobody_scrapes_or_scraped_twice_is_named(compose, scrape_config):
+    jobs = scrape_config["scrape_configs"]
+    jobs[0]["static_configs"][0]["targets"].remove("worker-01:8001")
+    jobs[1]["static_configs"][0]["targets"].append("web-02:8000")
+
+    assert scrape_problems(compose, scrape_config, STAGES) == [
+        "01-monolith's `worker` (worker-01) is not scraped",
+        "web-02 is scraped 2 times",
+    ]
+
+
+def test_a_new_procfile_metrics_port_the_scrape_config_misses_is_named(
+    compose, scrape_config, tmp_path
+):
+    # The Procfile moves the worker's metrics to + 9: the scrape config must follow.
+    folder = tmp_path / "01-monolith"
+    folder.mkdir()
+    (folder / "Procfile").write_text(MONOLITH.procfile.read_text().replace("+ 1))", "+ 9))"))
+    moved = Stage(name="01-monolith", number="01", path=folder)
+
+    assert scrape_problems(compose, scrape_config, [moved, *STAGES[1:]]) == [
+        "job 01: target worker-01:8001: 01-monolith's Procfile serves `worker`'s metrics on "
+        "8009, not 8001"
+    ]
+
+
+def test_an_observability_profile_that_cannot_see_the_stages_is_named(compose, tmp_path):
+    services = compose["services"]
+    del services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"]
+    services["prometheus"]["volumes"] = ["./docker/no-such.yml:/etc/prometheus/prometheus.yml:ro"]
+    del services["orders-04"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    services["web-01"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://localhost:4318"
+    services["jaeger"]["profiles"] = ["observability", "load"]
+
+    assert observability_problems(compose, REPO_ROOT) == [
+        "service `jaeger` must be in profile observability only",
+        'service `jaeger` must set COLLECTOR_OTLP_ENABLED: "true" (OTLP receiver)',
+        "service `prometheus` must mount a scrape config of the repository at "
+        "/etc/prometheus/prometheus.yml",
+        "service `web-01`: OTEL_EXPORTER_OTLP_ENDPOINT must be empty (from the shell) or "
+        "http://jaeger:4318, not 'http://localhost:4318'",
+        "service `orders-04` must pass OTEL_EXPORTER_OTLP_ENDPOINT through from the shell "
+        "(`OTEL_EXPORTER_OTLP_ENDPOINT:` with no value)",
+    ]
+
+
+def test_a_documented_observability_command_without_the_endpoint_is_named(compose):
+    page = (
+        "docker compose --profile 04 --profile observability up --build\n"
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318 docker compose --profile 04 "
+        "--profile observability up\n"
+        "docker compose --profile 04 --profile observability down\n"
+    )
+
+    assert documented_command_problems(compose, page, "README.md") == [
+        "README.md: `docker compose --profile 04 --profile observability up --build`: with "
+        "--profile observability, set OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318 in front, "
+        "or the stage's spans never reach Jaeger"
     ]

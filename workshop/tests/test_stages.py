@@ -73,6 +73,21 @@ def test_a_process_on_shop_port_itself_listens_on_offset_0(tmp_path):
     assert stage.process_ports() == {"gateway": 0, "proxy": 0, "relay": None}
 
 
+def test_a_metrics_port_is_read_apart_from_the_port_a_process_serves_on(tmp_path):
+    stage = stage_with_procfile(
+        tmp_path,
+        "web: gunicorn config.wsgi --bind 127.0.0.1:${SHOP_PORT:-8000}\n"
+        "orders: SHOP_METRICS_PORT=$((${SHOP_PORT:-8000} + 3)) python -m orders serve_grpc "
+        "--address 127.0.0.1:$((${SHOP_PORT:-8000} + 23))\n"
+        "relay: SHOP_METRICS_PORT=$(( ${SHOP_PORT:-8000}+5 )) python -m orders relay_outbox\n"
+        "expiry: python -m inventory release_expired_reservations\n",
+    )
+
+    assert stage.process_ports() == {"web": 0, "orders": 23, "relay": None, "expiry": None}
+    assert stage.metrics_ports() == {"web": 0, "orders": 3, "relay": 5, "expiry": None}
+    assert stage.port_offsets() == [0, 3, 5, 23]  # `make run` checks that all are free
+
+
 def test_a_stage_is_tested_in_each_folder_with_a_pytest_ini(tmp_path):
     stage = stage_with_procfile(tmp_path, "web: gunicorn config.wsgi\n")
     for folder in (tmp_path, tmp_path / "catalog_service", tmp_path / "docs"):

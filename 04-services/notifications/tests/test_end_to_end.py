@@ -10,9 +10,11 @@ process, the publisher, finds the binding there.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from chassis.models import OutboxMessage, ProcessedEvent
 from chassis.order_events import OrderCancelled, OrderConfirmed
 from django.conf import settings
 from django.db import connection, transaction
+
+from notifications import handlers
 
 from .events import an_order_event
 
@@ -45,6 +49,9 @@ class Consumer:
     runs it; its output (the emails, printed by the console backend) goes to a file."""
 
     def __init__(self, log: Path):
+        with socket.socket() as probe:  # a free port for its metrics, as the Procfile gives
+            probe.bind(("127.0.0.1", 0))
+            self.metrics_port = probe.getsockname()[1]
         path = [str(STAGE_DIR), str(GENERATED_PROTOS), os.environ.get("PYTHONPATH", "")]
         env = {
             **os.environ,
@@ -55,6 +62,7 @@ class Consumer:
             "SHOP_VAR_DIR": str(settings.VAR_DIR),  # the same broker folder in embedded mode
             "SHOP_BROKER_NAMESPACE": settings.SHOP_BROKER_NAMESPACE,
             "SHOP_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            "SHOP_METRICS_PORT": str(self.metrics_port),
         }
         self.log = log
         self._log_file = log.open("w")
@@ -130,3 +138,12 @@ def test_an_event_published_twice_is_emailed_once_by_the_consumer_process(consum
     # It stops promptly on SIGTERM, as honcho asks it to (honcho kills after 5 s).
     assert consumer.stop() < 4
     assert consumer.popen.returncode == 0
+
+
+def test_the_consumer_process_shows_its_queues_depth_on_its_metrics_port(consumer):
+    url = f"http://127.0.0.1:{consumer.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+
+    assert f'shop_broker_queue_messages{{queue="{handlers.queue().name}"}} 0.0' in text
+    assert "process_cpu_seconds_total" in text  # the process's own figures, too

@@ -98,9 +98,13 @@ def _route_table(base_url: str) -> str:
 
 
 def _process_map(stage, port: int) -> str:
-    """Every process the stage runs, and the port of those that listen on one."""
-    lines = ["  Processes"]
+    """Every process the stage runs, the port of those that listen on one, and where
+    Prometheus finds its metrics."""
+    lines = [f"  {'Processes':<29}{'listens on':<18}metrics"]
+    metrics = stage.metrics_ports()
     for name, offset in stage.process_ports().items():
         where = f"127.0.0.1:{port + offset}" if offset is not None else ""
-        lines.append(f"    {name:<22} {where}")
+        metrics_offset = metrics.get(name)
+        metrics_url = f":{port + metrics_offset}/metrics" if metrics_offset is not None else ""
+        lines.append(f"    {name:<22}     {where:<17} {metrics_url}")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ import threading
 from django.core.management.base import BaseCommand
 from kernel import telemetry
 
-from messaging import relay
+from messaging import metrics, relay
 
 
 class Command(BaseCommand):
@@ -27,4 +27,5 @@ class Command(BaseCommand):
         # one poll (or one backoff sleep), after finishing the batch it is publishing.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        metrics.serve(metrics.OutboxLag())
         relay.run(stop=stop, poll_interval=options["poll_interval"])

@@ -4,7 +4,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 from kernel import telemetry
-from messaging import broker
+from messaging import broker, metrics
 from messaging.consumer import EventConsumer
 
 from notifications import handlers
@@ -15,6 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         telemetry.setup("notifications")
+        metrics.serve(metrics.QueueDepth(handlers.queue()))
         with broker.connection() as connection:
             consumer = EventConsumer(
                 connection=connection,

@@ -12,7 +12,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from grpc_health.v1 import health
-from kernel import telemetry
+from kernel import metrics, telemetry
 
 from catalog_service.grpc_server import SERVICE_NAME, build_server
 
@@ -49,6 +49,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         server.start()
+        metrics.serve()
         logger.info("event=grpc_serving address=%s:%d service=%s", host, port, SERVICE_NAME)
         stop.wait()
         logger.info("event=grpc_stopping grace=%ds", GRACE_SECONDS)

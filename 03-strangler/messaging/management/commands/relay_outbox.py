@@ -5,8 +5,10 @@ import threading
 
 from django.core.management.base import BaseCommand
 from kernel import telemetry
+from kernel.metrics import serve
 
 from messaging import relay
+from messaging.metrics import OutboxLag
 
 
 class Command(BaseCommand):
@@ -27,4 +29,5 @@ class Command(BaseCommand):
         # one poll (or one backoff sleep), after finishing the batch it is publishing.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        serve(OutboxLag())
         relay.run(stop=stop, poll_interval=options["poll_interval"])

@@ -4,8 +4,10 @@ import signal
 
 from django.core.management.base import BaseCommand
 from kernel import telemetry
+from kernel.metrics import serve
 from messaging import broker
 from messaging.consumer import EventConsumer
+from messaging.metrics import QueueDepth
 
 from notifications import handlers
 
@@ -15,6 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         telemetry.setup("notifications")
+        serve(QueueDepth(handlers.queue()))
         with broker.connection() as connection:
             consumer = EventConsumer(
                 connection=connection,

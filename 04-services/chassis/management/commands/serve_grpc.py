@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 from grpc_health.v1 import health
 
-from chassis import telemetry
+from chassis import metrics, telemetry
 from chassis.grpc_server import build_server
 
 logger = logging.getLogger("chassis.grpc")
@@ -60,6 +60,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         server.start()
+        metrics.serve()
         host = address.rsplit(":", 1)[0]
         logger.info("event=grpc_serving service=%s address=%s:%d", settings.SERVICE, host, port)
         stop.wait()

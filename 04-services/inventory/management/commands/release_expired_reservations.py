@@ -6,7 +6,7 @@ reservation-expiry process. A database that is down (restarting) is logged and t
 at the next round; the loop ends within one interval of the signal, after the sweep it is in.
 """
 
-from chassis import telemetry
+from chassis import metrics, telemetry
 from chassis.periodic import run_until_stopped
 from django.core.management.base import BaseCommand
 
@@ -30,6 +30,7 @@ class Command(BaseCommand):
         if not loop:
             self._report(stock.release_expired())
             return
+        metrics.serve()
         run_until_stopped(self._sweep, interval=interval, name="expiry")
 
     def _sweep(self) -> None:

@@ -2,7 +2,7 @@
 
 import signal
 
-from chassis import broker, telemetry
+from chassis import broker, metrics, telemetry
 from chassis.consumer import EventConsumer
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -15,6 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         telemetry.setup("notifications")
+        metrics.serve(metrics.QueueDepth(handlers.queue()))
         with broker.connection() as connection:
             # The queue as this version declares it (with its dead-letter queue), whoever
             # starts first, this process or the relay.

@@ -7,10 +7,11 @@ between two of its steps (each remote call has a deadline of a few seconds), so 
 recovery does not race a checkout that is merely slow.
 """
 
-from chassis import telemetry
+from chassis import metrics, telemetry
 from chassis.periodic import run_until_stopped
 from django.core.management.base import BaseCommand
 
+from orders.metrics import SagaStates
 from orders.sagas import recover_sagas, summary
 
 
@@ -38,6 +39,7 @@ class Command(BaseCommand):
             outcomes = recover_sagas(older_than_seconds=older_than)
             self.stdout.write(f"recover_sagas: {summary(outcomes) or 'nothing to recover'}")
             return
+        metrics.serve(SagaStates())
         run_until_stopped(
             lambda: recover_sagas(older_than_seconds=older_than),
             interval=interval,
