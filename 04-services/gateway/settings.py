@@ -40,7 +40,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "gateway.urls"
-WSGI_APPLICATION = "gateway.wsgi.application"
+ASGI_APPLICATION = "gateway.asgi.application"
 APPEND_SLASH = False  # an API answers 404 for a wrong path; a redirect would drop a POST body
 
 TEMPLATES = [
