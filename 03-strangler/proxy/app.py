@@ -186,6 +186,9 @@ async def whole_body(request: web.Request, timeout: float) -> bytes | None:
         raise web.HTTPRequestTimeout(
             text=f"The request body did not arrive within {timeout:g} seconds."
         ) from None
+    except ConnectionResetError:  # the client hung up mid-body: nobody is left to answer
+        log.info("event=client_gone_mid_body method=%s path=%s", request.method, request.path)
+        raise web.HTTPBadRequest(text="The request body ended before its end.") from None
 
 
 def request_id_for(request: web.Request) -> str:

@@ -12,10 +12,11 @@ While it runs, it holds two kinds of slow connection open against the stage:
 - slow headers: `GET /api/products/` sent one header line every --interval seconds.
 
 A connection the server closes is opened again, as an attacker would, so the pressure stays
-the same for the whole run. Meanwhile a normal client asks for `GET /api/products/1/` again
-and again, each time on a new connection, and the run passes when every one of those got
-its 200 within --deadline seconds. It prints one line per normal request and a summary;
-exit code 0 when it passed, 1 when not.
+the same for the whole run. Meanwhile a normal client reads `GET /api/products/1/` and
+`GET /api/inventory/1/` in turn, again and again, each time on a new connection (at stage 03
+the first is the catalog service's, the second the monolith's), and the run passes when every
+one of those reads got its 200 within --deadline seconds. It prints one line per normal
+request and a summary; exit code 0 when it passed, 1 when not.
 
 Bounded: it stops after --duration seconds, opens at most --slow-bodies + --slow-headers
 connections at a time, and talks to loopback only. The contract suite runs it for a few
@@ -33,11 +34,14 @@ from urllib.parse import urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 BODY_BYTES = 1_000  # what each slow body announces
-NORMAL_PATH = "/api/products/1/"
+# What the normal client reads, in turn: at stage 03 the catalog service answers the first
+# and the monolith the second (the slow bodies go to the monolith).
+NORMAL_PATHS = ("/api/products/1/", "/api/inventory/1/")
 
 
 @dataclass
 class NormalRequest:
+    path: str
     started: float  # seconds since the run began
     seconds: float
     status: int | None  # None: no complete answer (timed out, refused, cut)
@@ -125,13 +129,16 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 async def normal_client(
     host: str, port: int, started: float, stop: asyncio.Event, result: Result, verbose: bool
 ) -> None:
-    """GET NORMAL_PATH, each on a new connection, one after another, until `stop`."""
-    request = (
-        f"GET {NORMAL_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
-    ).encode()
+    """GET each of NORMAL_PATHS in turn, each on a new connection, until `stop`."""
     # Give up on a request well after the deadline, so the summary says how late it was.
     give_up = result.deadline * 3
+    number = 0
     while not stop.is_set():
+        path = NORMAL_PATHS[number % len(NORMAL_PATHS)]
+        number += 1
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+        ).encode()
         begun = time.monotonic()
         status, error = None, ""
         try:
@@ -141,11 +148,13 @@ async def normal_client(
         except OSError as exc:
             error = f"{type(exc).__name__}: {exc}"
         seconds = time.monotonic() - begun
-        outcome = NormalRequest(round(begun - started, 2), seconds, status, error)
+        outcome = NormalRequest(path, round(begun - started, 2), seconds, status, error)
         result.requests.append(outcome)
         if verbose:
             late = " LATE" if seconds > result.deadline or status != 200 else ""
-            print(f"  t={outcome.started:5.1f} s  {status or error}  {seconds:.3f} s{late}")
+            print(
+                f"  t={outcome.started:5.1f} s  {path:<18} {status or error}  {seconds:.3f} s{late}"
+            )
         await _sleep_unless(stop, 0.2)
 
 
@@ -215,7 +224,7 @@ def main() -> int:
     print(
         f"{arguments.slow_bodies} slow bodies + {arguments.slow_headers} slow headers "
         f"(a byte or a line every {arguments.interval:g} s) against {arguments.url} for "
-        f"{arguments.duration:g} s; GET {NORMAL_PATH} must answer 200 within "
+        f"{arguments.duration:g} s; GET {' and '.join(NORMAL_PATHS)} must answer 200 within "
         f"{arguments.deadline:g} s"
     )
     try:
