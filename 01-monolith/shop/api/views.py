@@ -64,8 +64,16 @@ class ProductPagination(PageNumberPagination):
     max_page_size = 100
 
 
+# What the schema says of a price: more than 0, at most two decimals, under a million (the
+# API takes 1000000.00 too; a pattern cannot say "up to" a number). DRF's DecimalField would
+# be documented as any decimal string, so a "0.00" looked valid.
+@extend_schema_field({"type": "string", "pattern": r"^(?=.*[1-9])\d{1,6}(\.\d{1,2})?$"})
+class PriceField(serializers.DecimalField):
+    pass
+
+
 def price_field(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    return PriceField(
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0.01"),
