@@ -263,8 +263,9 @@ def run_schema_check(running: RunningStage, step: Step) -> None:
         ]
         print(f"[{running.stage.name}] schemathesis, {who}", flush=True)
         try:
+            # In the stage's var folder: hypothesis keeps a folder of its own where it runs.
             returncode = subprocess.run(
-                command, cwd=REPO_ROOT, env=running.env, timeout=SCHEMA_TIMEOUT
+                command, cwd=running.env["SHOP_VAR_DIR"], env=running.env, timeout=SCHEMA_TIMEOUT
             ).returncode
         except subprocess.TimeoutExpired:
             failed.append(f"{who}: still running after {SCHEMA_TIMEOUT} s")
