@@ -37,6 +37,7 @@ ERROR_DESCRIPTIONS = {
     404: "not_found: no such resource (or page)",
     413: "body_too_large: a request body over the limit of API.md",
     414: "a request line over 4094 bytes: answered by the HTTP server, in text (API.md)",
+    429: "throttled: too many requests of this kind; Retry-After says when to try again",
     503: "service_unavailable: a dependency is down or too slow; Retry-After says when to retry",
 }
 
@@ -99,4 +100,6 @@ class ShopAutoSchema(AutoSchema):
             statuses += [401, 403]
         if "{" in self.path:
             statuses.append(404)
+        if self.view.get_throttles():
+            statuses.append(429)
         return sorted(statuses)
