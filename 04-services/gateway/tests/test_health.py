@@ -80,8 +80,10 @@ def test_every_request_body_has_its_own_schema(api_client):
 
     add_item = schema["paths"]["/api/carts/{cart_id}/items/"]["post"]["requestBody"]
     checkout = schema["paths"]["/api/orders/"]["post"]["requestBody"]
-    assert add_item["content"]["application/json"]["schema"]["$ref"].endswith("/CartItemAddInputRequest")
-    assert checkout["content"]["application/json"]["schema"]["$ref"].endswith("/OrderCreateInputRequest")
+    add_item_ref = add_item["content"]["application/json"]["schema"]["$ref"]
+    checkout_ref = checkout["content"]["application/json"]["schema"]["$ref"]
+    assert add_item_ref.endswith("/CartItemAddInputRequest")
+    assert checkout_ref.endswith("/OrderCreateInputRequest")
 
 
 def test_swagger_ui_is_served_without_any_outside_network(api_client, db):
