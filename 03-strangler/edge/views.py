@@ -13,7 +13,12 @@ from decimal import Decimal
 from catalog import api as catalog_api
 from django.conf import settings
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from inventory import api as inventory_api
 from kernel.errors import ValidationFailed
 from kernel.http import (
@@ -36,6 +41,7 @@ from rest_framework.views import APIView
 from . import auth, idempotency
 from .models import AuthToken
 from .presenters import cart_dict, order_dict
+from .schema import ErrorSerializer
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -60,8 +66,16 @@ class IsStaffOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS or not _handles(view, request) or _is_staff(request)
 
 
+# What the schema says of a price: more than 0, at most two decimals, under a million (the
+# API takes 1000000.00 too; a pattern cannot say "up to" a number). DRF's DecimalField would
+# be documented as any decimal string, so a "0.00" looked valid.
+@extend_schema_field({"type": "string", "pattern": r"^(?=.*[1-9])\d{1,6}(\.\d{1,2})?$"})
+class PriceField(serializers.DecimalField):
+    pass
+
+
 def price_field(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    return PriceField(
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -116,6 +130,17 @@ class ProductOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
+ProductPageSerializer = inline_serializer(
+    "ProductPage",
+    {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": ProductOutputSerializer(many=True),
+    },
+)
+
+
 class ProductCollectionApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
 
@@ -127,8 +152,16 @@ class ProductCollectionApi(APIView):
         price = price_field()
 
     @extend_schema(
-        parameters=[ProductFilterSerializer],
-        responses=ProductOutputSerializer(many=True),
+        operation_id="products_list",
+        parameters=[
+            ProductFilterSerializer,
+            OpenApiParameter("page", int, description="1, 2, ...; past the last page: 404"),
+            # A string: DRF reads a page_size that is not a positive number as the default 20.
+            OpenApiParameter(
+                "page_size", str, description="1 to 100, larger is 100; anything else is 20"
+            ),
+        ],
+        responses={200: ProductPageSerializer, 404: ErrorSerializer},
     )
     def get(self, request):
         filters = ProductFilterSerializer(data=request.query_params)
@@ -203,7 +236,7 @@ class StockRestockApi(APIView):
 
 
 # --- carts -----------------------------------------------------------------------------------
-ItemSerializer = inline_serializer(
+ItemSerializer = inline_serializer(  # the `items` of a cart or an order: a list
     "Item",
     {
         "product_id": serializers.IntegerField(),
@@ -213,6 +246,7 @@ ItemSerializer = inline_serializer(
         "quantity": serializers.IntegerField(),
         "line_total": serializers.CharField(),
     },
+    many=True,
 )
 CartOutputSerializer = inline_serializer(
     "Cart",
@@ -247,7 +281,9 @@ class CartItemAddApi(APIView):
         product_id = serializers.IntegerField(min_value=1, max_value=LARGEST_ID)
         quantity = quantity_field()
 
-    @extend_schema(request=InputSerializer, responses={201: CartOutputSerializer})
+    @extend_schema(
+        request=InputSerializer, responses={201: CartOutputSerializer, 409: ErrorSerializer}
+    )
     def post(self, request, cart_id: uuid.UUID):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -259,7 +295,9 @@ class CartItemApi(APIView):
     class InputSerializer(serializers.Serializer):
         quantity = quantity_field()
 
-    @extend_schema(request=InputSerializer, responses=CartOutputSerializer)
+    @extend_schema(
+        request=InputSerializer, responses={200: CartOutputSerializer, 409: ErrorSerializer}
+    )
     def put(self, request, cart_id: uuid.UUID, product_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -268,7 +306,7 @@ class CartItemApi(APIView):
         )
         return Response(cart_dict(cart))
 
-    @extend_schema(responses=CartOutputSerializer)
+    @extend_schema(responses={200: CartOutputSerializer, 409: ErrorSerializer})
     def delete(self, request, cart_id: uuid.UUID, product_id: int):
         cart = ordering_api.cart_remove_item(cart_id=cart_id, product_id=product_id)
         return Response(cart_dict(cart))
@@ -289,11 +327,16 @@ OrderOutputSerializer = inline_serializer(
 )
 
 
+@extend_schema_field({"type": "string", "enum": sorted(payments_api.KNOWN_TOKENS)})
+class PaymentTokenField(serializers.CharField):
+    """A token of the fake provider; the schema lists them, as a provider's docs would."""
+
+
 class OrderCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         cart_id = serializers.UUIDField()
         email = serializers.EmailField()
-        payment_token = serializers.CharField(max_length=64)
+        payment_token = PaymentTokenField(max_length=64)
 
         def validate_payment_token(self, token: str) -> str:
             if not payments_api.is_known_token(token):
@@ -305,7 +348,12 @@ class OrderCreateApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OrderOutputSerializer},
+        responses={
+            201: OrderOutputSerializer,
+            402: ErrorSerializer,
+            409: ErrorSerializer,
+            422: ErrorSerializer,
+        },
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request):
@@ -338,7 +386,7 @@ class OrderDetailApi(APIView):
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses=OrderOutputSerializer)
+    @extend_schema(request=None, responses={200: OrderOutputSerializer, 409: ErrorSerializer})
     def post(self, request, order_id: uuid.UUID):
         return Response(order_dict(ordering_api.cancel_order(order_id=order_id)))
 
@@ -376,7 +424,7 @@ class TokenApi(APIView):
         key, token = auth.issue_token(user=user)
         return Response({"token": key, "expires_at": token.expires_at})
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 401: ErrorSerializer})
     def delete(self, request):
         if not isinstance(request.auth, AuthToken):
             raise exceptions.NotAuthenticated(

@@ -17,6 +17,10 @@ class Receipt:
     status: str
 
 
+# The provider's test tokens, for the API's schema to list.
+KNOWN_TOKENS = provider.KNOWN_TOKENS
+
+
 def is_known_token(token: str) -> bool:
     """Whether the provider knows this token at all (an unknown one is a validation error)."""
     return token in provider.KNOWN_TOKENS

@@ -1,7 +1,8 @@
 """The proxy's aiohttp application: one handler forwards every request to the side the route
-table names (request bodies streamed; answers read whole when small, else streamed);
-/_proxy/routes and /_proxy/stats show what it does. Every error the proxy answers itself is
-in the API's error envelope (`error_envelope`)."""
+table names, the request once its body is whole (413 over the limit, 408 for a body that
+trickles), the answer read whole when small, else streamed back as it comes; /_proxy/routes
+and /_proxy/stats show what it does. Every error the proxy answers itself is in the API's
+error envelope (`error_envelope`)."""
 
 import asyncio
 import logging
@@ -55,6 +56,9 @@ MAX_BUFFERED_BODY_BYTES = 64 * 1024
 # Shadow copies are extra load on the service: past this many in flight, new ones are skipped.
 MAX_SHADOWS_IN_FLIGHT = 50
 CONNECTIONS_PER_UPSTREAM = 100
+# The monolith's own limit on a request body (API.md, "Limits"): the proxy buffers each body
+# before it forwards it, and refuses a bigger one with 413 before reading it all.
+MAX_BODY_BYTES = 1024 * 1024
 READINESS_TIMEOUT = 3  # seconds each upstream's readiness may take
 
 
@@ -93,7 +97,9 @@ def make_app(settings: Settings) -> web.Application:
     routes.load()
     upstreams = {name: Upstream(name, url) for name, url in settings.upstreams.items()}
     # Outermost first: the trace id goes on every answer, the proxy's own errors included.
-    app = web.Application(middlewares=[trace_id_on_answers, error_envelope])
+    app = web.Application(
+        middlewares=[trace_id_on_answers, error_envelope], client_max_size=MAX_BODY_BYTES
+    )
     app[STATE] = ProxyState(settings=settings, routes=routes, upstreams=upstreams)
     app.cleanup_ctx.append(upstream_sessions)
     app.router.add_get("/_proxy/routes", show_routes)
@@ -202,8 +208,11 @@ async def forward(request: web.Request) -> web.StreamResponse:
     route = state.routes.current().match(request.method, request.path)
     side = side_for(route, client_key(request))
     shadowing = should_shadow(route, request.method)
+    request_body = await whole_body(request, state.settings.body_timeout)
     try:
-        response, body = await relay(request, state.upstreams[side], request_id, keep=shadowing)
+        response, body = await relay(
+            request, state.upstreams[side], request_id, request_body, keep=shadowing
+        )
     except UpstreamUnavailable as error:
         response, body = service_unavailable(side, str(error), request_id), None
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -222,6 +231,35 @@ async def forward(request: web.Request) -> web.StreamResponse:
     if shadowing and body is not None:
         start_shadow(state, route, request, request_id, (response.status, body))
     return response
+
+
+async def whole_body(request: web.Request, timeout: float) -> bytes | None:
+    """The request's body, read to its end before anything goes upstream; None if it has none.
+
+    Streaming the body through would hand the upstream a client's pace: a client sending one
+    byte every few seconds would hold one of the monolith's four sync workers for as long as
+    it likes, and four such clients hold them all. Here it costs the proxy one coroutine and
+    at most MAX_BODY_BYTES, for at most `timeout` seconds (then 408); aiohttp refuses a body
+    over MAX_BODY_BYTES with 413 (the app's client_max_size).
+    """
+    if not request.body_exists:
+        return None
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        log.info(
+            "event=slow_request_body method=%s path=%s seconds=%g",
+            request.method,
+            request.path,
+            timeout,
+        )
+        raise web.HTTPRequestTimeout(
+            text=f"The request body did not arrive within {timeout:g} seconds."
+        ) from None
+    except ConnectionResetError:  # the client hung up mid-body: nobody is left to answer
+        log.info("event=client_gone_mid_body method=%s path=%s", request.method, request.path)
+        raise web.HTTPBadRequest(text="The request body ended before its end.") from None
 
 
 def request_id_for(request: web.Request) -> str:
@@ -265,14 +303,14 @@ def without_hop_by_hop(headers: CIMultiDictProxy) -> CIMultiDict:
 
 
 async def relay(
-    request: web.Request, upstream: Upstream, request_id: str, *, keep: bool
+    request: web.Request, upstream: Upstream, request_id: str, body: bytes | None, *, keep: bool
 ) -> tuple[web.StreamResponse, bytes | None]:
-    """Send the request upstream and pass the answer back.
+    """Send the request (with its whole `body`) upstream and pass the answer back.
 
     Returns the response and, if `keep`, the body as sent (None when it was too big or cut).
     Raises UpstreamUnavailable if nothing was sent to the client yet.
     """
-    upstream_response = await open_upstream(request, upstream, request_id)
+    upstream_response = await open_upstream(request, upstream, request_id, body)
     async with upstream_response:  # gives the connection back to the pool
         length = upstream_response.content_length
         if request.method != "HEAD" and length is not None and length <= MAX_BUFFERED_BODY_BYTES:
@@ -350,11 +388,10 @@ async def relay_streaming(
 
 
 async def open_upstream(
-    request: web.Request, upstream: Upstream, request_id: str
+    request: web.Request, upstream: Upstream, request_id: str, body: bytes | None
 ) -> aiohttp.ClientResponse:
     """The upstream's response, headers read, body still to stream."""
     assert upstream.session is not None, "the app's cleanup_ctx opens the sessions"
-    body = request.content if request.body_exists else None
     # A pooled connection the upstream closed meanwhile fails at once; a read without a body
     # can safely be sent again, once, on a fresh connection.
     attempts = 2 if body is None and request.method in SAFE_METHODS else 1

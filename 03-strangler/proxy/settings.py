@@ -20,11 +20,14 @@ class Settings:
     routes_file: Path
     timeout: float  # seconds an upstream may take to connect, or between two reads
     log_level: str = "INFO"
+    # Seconds a client may take to send its whole request body: the proxy reads it all before
+    # it forwards, so a client that trickles its bytes holds nothing of the monolith's.
+    body_timeout: float = 10.0
 
 
 def from_environment(environ: dict[str, str] | None = None) -> Settings:
     """Settings from SHOP_HOST, SHOP_PORT, SHOP_MONOLITH_URL, SHOP_CATALOG_URL,
-    SHOP_PROXY_ROUTES, SHOP_PROXY_TIMEOUT and SHOP_LOG_LEVEL."""
+    SHOP_PROXY_ROUTES, SHOP_PROXY_TIMEOUT, SHOP_PROXY_BODY_TIMEOUT and SHOP_LOG_LEVEL."""
     environ = os.environ if environ is None else environ
     host = environ.get("SHOP_HOST") or "127.0.0.1"
     port = int(environ.get("SHOP_PORT") or DEFAULT_PORT)
@@ -38,4 +41,5 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
         routes_file=Path(environ.get("SHOP_PROXY_ROUTES") or STAGE_DIR / "routes.toml"),
         timeout=float(environ.get("SHOP_PROXY_TIMEOUT") or 10),
         log_level=environ.get("SHOP_LOG_LEVEL") or "INFO",
+        body_timeout=float(environ.get("SHOP_PROXY_BODY_TIMEOUT") or 10),
     )

@@ -57,7 +57,7 @@ MIDDLEWARE = [
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 ROOT_URLCONF = "gateway.urls"
-WSGI_APPLICATION = "gateway.wsgi.application"
+ASGI_APPLICATION = "gateway.asgi.application"
 APPEND_SLASH = False  # an API answers 404 for a wrong path; a redirect would drop a POST body
 
 TEMPLATES = [
@@ -78,7 +78,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gateway.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gateway.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "gateway.web.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Clients connect to gunicorn itself: a client is the connection's address. Trusting
@@ -97,6 +97,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The public HTTP API of the workshop shop: the same at every stage.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # What a client sends and what it gets back are two components (read-only fields such as
+    # the login's `token` are not asked of the client).
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",  # served from this server: a classroom may be offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

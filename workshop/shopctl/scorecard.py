@@ -28,7 +28,7 @@ TRACE_SETTLE_SECONDS, TRACE_WAIT_SECONDS = 1.5, 15.0
 
 # What a Procfile line runs: the Django project or package that would be deployed for it.
 DEPLOYED_MODULE = (
-    re.compile(r"gunicorn\s+(?P<module>[\w.]+?)\.wsgi"),
+    re.compile(r"gunicorn\s+(?P<module>[\w.]+?)\.[wa]sgi\b"),
     re.compile(r"python\s+-m\s+(?P<module>\w+)"),
     re.compile(r"celery\s+-A\s+(?P<module>\w+)"),
     re.compile(r"python\s+(?P<module>manage)\.py"),

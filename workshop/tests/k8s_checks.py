@@ -39,8 +39,10 @@ LIVENESS_PATH = "/api/health/"
 # monolith, so its liveness asks a path the proxy answers itself.
 LIVENESS_PATHS = {"proxy": "/_proxy/routes"}
 # Which database a Procfile line uses, read from the program it runs: `python -m orders`,
-# `gunicorn gateway.wsgi`, `python manage.py` (stage 03's monolith).
-PROGRAM = re.compile(r"python -m (?P<module>\w+)|gunicorn (?P<wsgi>\w+)\.wsgi|python manage\.py")
+# `gunicorn gateway.asgi` (or .wsgi), `python manage.py` (stage 03's monolith).
+PROGRAM = re.compile(
+    r"python -m (?P<module>\w+)|gunicorn (?P<wsgi>\w+)\.[wa]sgi\b|python manage\.py"
+)
 MONOLITH = "config"  # the Django project of `python manage.py` and `gunicorn config.wsgi`
 # Programs named otherwise than their database, and those with none: the proxy keeps its
 # routes in a file and its counters in memory.

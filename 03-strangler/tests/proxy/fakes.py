@@ -63,7 +63,8 @@ def fake_upstream(name: str, *, price: str = "12.50") -> web.Application:
         headers = {"X-Upstream-Header": name, "Keep-Alive": "timeout=99"}
         return web.json_response(answer, headers=headers)
 
-    app = web.Application(client_max_size=16 * 1024 * 1024)  # the big-upload test sends 3 MB
+    # More than the proxy lets through: the body-limit test must see the proxy refuse, not this.
+    app = web.Application(client_max_size=16 * 1024 * 1024)
     app[SEEN] = []
 
     @web.middleware
@@ -94,6 +95,7 @@ async def running_proxy(
     monolith: web.Application | None = None,
     catalog: web.Application | None = None,
     timeout: float = 5,
+    body_timeout: float = 5,
 ) -> AsyncIterator[TestClient]:
     """A proxy in front of the given fake upstreams (None: that upstream is down)."""
     servers = []
@@ -109,7 +111,12 @@ async def running_proxy(
     routes_file = folder / "routes.toml"
     routes_file.write_text(routes)
     settings = Settings(
-        host="127.0.0.1", port=0, upstreams=urls, routes_file=routes_file, timeout=timeout
+        host="127.0.0.1",
+        port=0,
+        upstreams=urls,
+        routes_file=routes_file,
+        timeout=timeout,
+        body_timeout=body_timeout,
     )
     try:
         async with TestClient(TestServer(make_app(settings))) as client:

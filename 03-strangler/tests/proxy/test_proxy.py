@@ -7,7 +7,7 @@ from collections import Counter
 import aiohttp
 import pytest
 from aiohttp import web
-from proxy.app import MAX_BUFFERED_BODY_BYTES
+from proxy.app import MAX_BODY_BYTES, MAX_BUFFERED_BODY_BYTES
 from yarl import URL
 
 from .fakes import SEEN, fake_upstream, running_proxy, shadows_done, state_of
@@ -73,8 +73,8 @@ def test_the_path_query_headers_and_body_pass_through_both_ways(tmp_path):
     assert "timeout=99" not in response.headers.get("Keep-Alive", "")
 
 
-def test_a_large_request_body_is_streamed_upstream_intact(tmp_path):
-    body = b"x" * (3 * 1024 * 1024)
+def test_a_body_up_to_the_limit_reaches_the_upstream_intact(tmp_path):
+    body = b"x" * MAX_BODY_BYTES
 
     async def scenario():
         async with running_proxy(
@@ -87,6 +87,73 @@ def test_a_large_request_body_is_streamed_upstream_intact(tmp_path):
 
     assert answer["body_length"] == len(body)
     assert answer["headers"]["Content-Length"] == str(len(body))
+
+
+def test_a_body_over_the_limit_is_refused_with_413_and_never_forwarded(tmp_path):
+    monolith = fake_upstream("monolith")
+
+    async def scenario():
+        async with running_proxy(EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=monolith) as client:
+            response = await client.put("/upload", data=b"x" * (MAX_BODY_BYTES + 1))
+            return response.status
+
+    assert asyncio.run(scenario()) == 413
+    assert monolith[SEEN] == []
+
+
+async def trickle_a_body(host: str, port: int, seconds: float) -> bytes:
+    """POST a body announced as 1,000 bytes, one byte every 0.2 s: the proxy's answer."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"POST /api/carts/ HTTP/1.1\r\nHost: shop\r\nContent-Length: 1000\r\n\r\n")
+    answer = asyncio.ensure_future(reader.readline())
+    deadline = time.monotonic() + seconds
+    while not answer.done() and time.monotonic() < deadline:
+        writer.write(b" ")
+        await asyncio.sleep(0.2)
+    writer.close()
+    return await answer if answer.done() else b"(no answer)"
+
+
+def test_a_body_that_trickles_in_gets_408_and_never_reaches_the_monolith(tmp_path):
+    monolith = fake_upstream("monolith")
+
+    async def scenario():
+        async with running_proxy(
+            EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=monolith, body_timeout=1
+        ) as client:
+            started = time.monotonic()
+            status_line = await trickle_a_body(client.host, client.port, seconds=5)
+            return status_line, time.monotonic() - started
+
+    status_line, seconds = asyncio.run(scenario())
+
+    assert status_line.split()[1] == b"408", status_line
+    assert seconds < 3
+    assert monolith[SEEN] == []  # not a byte of it went upstream
+
+
+def test_bodies_still_trickling_have_not_reached_the_monolith_and_others_are_served(tmp_path):
+    monolith = fake_upstream("monolith")
+
+    async def scenario():
+        async with running_proxy(EVERYTHING_TO_THE_MONOLITH, tmp_path, monolith=monolith) as client:
+            slow = [
+                asyncio.ensure_future(trickle_a_body(client.host, client.port, seconds=3))
+                for _ in range(20)
+            ]
+            await asyncio.sleep(1)
+            response = await client.get("/api/products/")
+            seen_meanwhile = list(monolith[SEEN])
+            for task in slow:
+                task.cancel()
+            return response.status, seen_meanwhile
+
+    status, seen_meanwhile = asyncio.run(scenario())
+
+    assert status == 200
+    # Streamed through, each would have reached the monolith with its headers, and held one
+    # of its workers: buffered, none has.
+    assert seen_meanwhile == [("GET", "/api/products/")]
 
 
 def test_expect_100_continue_is_answered_by_the_proxy_not_passed_on(tmp_path):

@@ -114,7 +114,7 @@ def gunicorn(tmp_path):
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "gateway.wsgi",
+            sys.executable, "-m", "gunicorn", "gateway.asgi", "--worker-class", "asgi",
             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
         ],
         cwd=STAGE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,

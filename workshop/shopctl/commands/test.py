@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from shopctl import PYTEST_NO_TESTS_COLLECTED, ShopctlError
 from shopctl.env import (
     DEFAULT_PORT,
@@ -24,6 +26,10 @@ from shopctl.runner import RunningStage, free_port
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
 
 CONTRACT_SUITE = REPO_ROOT / "workshop" / "contract"
+SCHEMATHESIS_CONFIG = CONTRACT_SUITE / "schemathesis.toml"
+SCHEMA_TIMEOUT = 180  # seconds for each schemathesis run; a bounded run takes well under it
+# The operations that need staff: whose security names a scheme (public ones have none).
+STAFF_OPERATIONS = "/security/0/basicAuth == []"
 # The workshop's own tests (shopctl, docker-compose.yml and the Dockerfiles, read offline) are
 # reported like a stage's step, under the name "workshop".
 WORKSHOP = Stage(name="workshop", number="", path=REPO_ROOT / "workshop")
@@ -165,10 +171,13 @@ def check_stage(stage: Stage, steps: Steps) -> None:
             if ready:
                 with steps.step(stage, "contract") as step:
                     run_contract_suite(running, step)
+                with steps.step(stage, "schema") as step:
+                    run_schema_check(running, step)
                 with steps.step(stage, "locust") as step:
                     run_locust_smoke(running, var_dir / "locust", step)
             else:
                 steps.not_run(stage, "contract", "the stage did not start")
+                steps.not_run(stage, "schema", "the stage did not start")
                 steps.not_run(stage, "locust", "the stage did not start")
         finally:
             with steps.step(stage, "stop") as step:
@@ -190,7 +199,7 @@ def check_stage(stage: Stage, steps: Steps) -> None:
                     step.fail(f"{leftovers} process(es) outlived supervisord and had to be killed")
     if not ready:
         _show_log(log_path)
-    elif not all(step.passed for step in steps.done[-3:]):
+    elif not all(step.passed for step in steps.done[-4:]):
         print(f"[{stage.name}] the stage's processes logged to {log_path}")
 
 
@@ -240,6 +249,57 @@ def run_contract_suite(running: RunningStage, step: Step) -> None:
     returncode = subprocess.run(command, cwd=REPO_ROOT, env=running.env).returncode
     if returncode != 0:
         step.fail(f"pytest exit code {returncode}")
+
+
+def run_schema_check(running: RunningStage, step: Step) -> None:
+    """schemathesis against the stage's /api/schema/: does the API do what its schema says?
+
+    Twice: anonymous (every operation; staff ones must answer 401), then with a staff token
+    (the staff operations, which anonymous calls never get past).
+    """
+    schema_url = f"{running.base_url}/api/schema/?format=json"
+    username = running.env.get("SHOP_STAFF_USER", "staff")
+    password = running.env.get("SHOP_STAFF_PASSWORD", "staff")
+    try:
+        login = httpx.post(
+            f"{running.base_url}/api/auth/token/",
+            json={"username": username, "password": password},
+            timeout=30,
+        )
+        token = login.raise_for_status().json()["token"]
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        step.fail(f"no staff token for the schema check: {error}")
+        return
+    runs = {
+        "anonymous": [],
+        "staff": ["--header", f"Authorization: Token {token}", "--include-by", STAFF_OPERATIONS],
+    }
+    failed = []
+    for who, options in runs.items():
+        command = [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(SCHEMATHESIS_CONFIG),
+            "run",
+            "--checks",
+            "all",
+            "--no-color",
+            *options,
+            schema_url,
+        ]
+        print(f"[{running.stage.name}] schemathesis, {who}", flush=True)
+        try:
+            # In the stage's var folder: hypothesis keeps a folder of its own where it runs.
+            returncode = subprocess.run(
+                command, cwd=running.env["SHOP_VAR_DIR"], env=running.env, timeout=SCHEMA_TIMEOUT
+            ).returncode
+        except subprocess.TimeoutExpired:
+            failed.append(f"{who}: still running after {SCHEMA_TIMEOUT} s")
+            continue
+        if returncode != 0:
+            failed.append(f"{who}: exit code {returncode}")
+    if failed:
+        step.fail("schemathesis found the schema untrue (" + "; ".join(failed) + ")")
 
 
 def run_locust_smoke(running: RunningStage, csv_prefix: Path, step: Step) -> None:
