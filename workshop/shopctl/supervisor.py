@@ -46,7 +46,9 @@ GAVE_UP = re.compile(r"\bgave up: (?:\S+:)?(?P<name>\S+) ")
 SUPERVISORD_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
 STATE_FILE = "supervisor.json"
 USER = "shopctl"
-LEADING_ASSIGNMENTS = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
+# `NAME=value ` words before the program; a value may be an arithmetic expansion with spaces
+# in it (`SHOP_METRICS_PORT=$((${SHOP_PORT:-8000} + 1))`).
+LEADING_ASSIGNMENTS = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*=(?:\$\(\([^()]*\)\)|\S)*\s+)*")
 
 
 @dataclass(frozen=True)
