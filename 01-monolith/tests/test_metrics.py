@@ -170,12 +170,16 @@ def test_the_web_process_adds_up_every_gunicorn_workers_requests(tmp_path):
 
 def test_the_worker_adds_up_the_tasks_of_its_pool_processes(tmp_path):
     shop_port = free_port()
-    env = {"SHOP_PORT": str(shop_port), "SHOP_BROKER_NAMESPACE": f"metrics-{uuid.uuid4().hex}"}
-    if "DATABASE_URL" not in os.environ:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"],
-            cwd=STAGE_DIR, env={**os.environ, "SHOP_VAR_DIR": str(tmp_path)}, check=True,
-        )  # fmt: skip
+    env = {
+        "SHOP_PORT": str(shop_port),
+        "SHOP_BROKER_NAMESPACE": f"metrics-{uuid.uuid4().hex}",
+        # A database of the test's own in either mode (the tasks read it): never the shop's.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'metrics.sqlite3'}",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        cwd=STAGE_DIR, env={**os.environ, "SHOP_VAR_DIR": str(tmp_path), **env}, check=True,
+    )  # fmt: skip
     with procfile_process("worker", tmp_path, **env) as worker:
         metrics_url = f"http://127.0.0.1:{shop_port + 1}/metrics"
         wait_for(metrics_url, worker, tmp_path / "worker.log")

@@ -47,6 +47,9 @@ def stage_04(tmp_path_factory) -> Iterator[RunningStage]:
     env = isolated_environment(
         port=free_port(STAGE.port_offsets()), var_dir=var_dir, database=database_name("faults")
     )
+    # The probes below speak plaintext gRPC; real mode turns mutual TLS on by default, which
+    # the chassis's own suite tests (chassis/tests/test_mutual_tls.py).
+    env["SHOP_GRPC_TLS"] = "off"
     with started(STAGE, env, log_path=var_dir / "processes.log") as running:
         yield running
 
