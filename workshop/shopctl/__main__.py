@@ -147,6 +147,9 @@ def main(argv: list[str]) -> int:
     sys.stdout = ForgivingStream(sys.stdout)
     # SIGTERM (from CI, a process manager, `kill`) stops a stage the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # And Ctrl-C itself, even when this process was started with SIGINT ignored (a shell
+    # starts background jobs so, and so may a CI runner): Python keeps an inherited "ignore".
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # Every command may start code that imports the generated gRPC modules.
         if arguments.command == "protos":
