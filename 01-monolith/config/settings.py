@@ -150,8 +150,11 @@ if BROKER_URL.startswith("filesystem://"):
     # (web, worker, tests) working without a separate setup step.
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
-    # The file-system transport has no fanout for remote control/events: keep them off.
-    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+# Remote control (`celery inspect`, the pidbox) is off in both modes: the file-system transport
+# has no fanout for it, and on RabbitMQ its queue is named after the worker's host only
+# (celery@<host>.celery.pidbox) and held exclusively, so a second stage-01 worker on the same
+# broker (a `make run` beside `make test`) would crash at start, again and again.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 # Stages, test runs and a `make run` may share one RabbitMQ (or one broker folder): each gets a
 # queue of its own, or one would run the tasks the other queued.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")

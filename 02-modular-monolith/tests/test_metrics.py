@@ -225,12 +225,16 @@ def test_a_queues_depth_is_what_the_broker_holds_for_it():
 
 def test_the_relay_and_the_consumer_serve_their_lag_on_their_metrics_ports(tmp_path):
     shop_port = free_port()
-    env = {"SHOP_PORT": str(shop_port), "SHOP_BROKER_NAMESPACE": f"metrics-{uuid.uuid4().hex}"}
-    if "DATABASE_URL" not in os.environ:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"],
-            cwd=STAGE_DIR, env={**os.environ, "SHOP_VAR_DIR": str(tmp_path)}, check=True,
-        )  # fmt: skip
+    env = {
+        "SHOP_PORT": str(shop_port),
+        "SHOP_BROKER_NAMESPACE": f"metrics-{uuid.uuid4().hex}",
+        # A database of the test's own in either mode (the relay reads it): never the shop's.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'metrics.sqlite3'}",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        cwd=STAGE_DIR, env={**os.environ, "SHOP_VAR_DIR": str(tmp_path), **env}, check=True,
+    )  # fmt: skip
     with (
         procfile_process("relay", tmp_path, **env) as relay,
         procfile_process("notifications", tmp_path, **env) as consumer,
