@@ -249,4 +249,9 @@ def check_protos() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        # A Ctrl-C that lands after main's own handler (while it prints that the stage has
+        # stopped, say) is an interruption all the same: 130, not death by SIGINT.
+        sys.exit(130)
