@@ -9,6 +9,7 @@ One stage 04 is started for the module (in a tmp dir; on its own database in rea
 about 20 s, then a few seconds a fault.
 """
 
+import contextlib
 import os
 import re
 import select
@@ -16,12 +17,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
 import httpx
+import kombu
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shopctl import supervisor
@@ -252,18 +255,50 @@ def test_fault_errors_fail_every_call_of_one_grpc_service_then_stop(stage_04):
 
 
 def test_fault_broker_holds_events_back_until_the_broker_is_back(stage_04):
-    if "BROKER_URL" in stage_04.env:
-        pytest.skip("the broker fault acts on the embedded file broker only (real mode: not built)")
-    fault = background_fault(stage_04, "broker", "5s")
-    try:
-        wait_until(lambda: "is out of reach" in _peek(fault), 20, "started")
+    """Both modes: the file broker's folder moved aside, or (real mode) the stage's
+    connections cut at shopctl's proxy. The order is taken, its email waits, then comes once."""
+    with broker_fault(stage_04, "5s") as fault:
         order = checkout(stage_04)  # the order is taken: its event waits in the outbox
         time.sleep(2)
-        assert emails_for(stage_04, order) == 0
+        assert emails_for(stage_04, order) == 0, "the email left while the broker was away"
         assert fault.wait(timeout=30) == 0
+    wait_until(lambda: emails_for(stage_04, order) == 1, 30, "emailed after the broker came back")
+    time.sleep(1)
+    assert emails_for(stage_04, order) == 1
+
+
+@contextlib.contextmanager
+def broker_fault(running: RunningStage, duration: str) -> Iterator[subprocess.Popen]:
+    """`make fault FAULT="broker <duration>"` in the background, once it has taken effect;
+    in real mode, checks on the way that it cut the stage's connections and nobody else's."""
+    fault = background_fault(running, "broker", duration)
+    try:
+        started = wait_until(
+            lambda: re.search(r"out of reach|(\d+) connection\(s\) to RabbitMQ", _peek(fault)),
+            20,
+            f"the broker fault started ({_peek(fault)!r})",
+        )
+        if "BROKER_URL" in running.env:
+            assert int(started[1]) > 0, "the proxy carried none of the stage's connections"
+            assert_the_broker_still_serves_others()
+        yield fault
     finally:
         fault.kill()
-    wait_until(lambda: emails_for(stage_04, order) == 1, 30, "emailed after the broker came back")
+
+
+def assert_the_broker_still_serves_others() -> None:
+    """A client of the same RabbitMQ that does not go through the stage's proxy (the
+    BROKER_URL of the test run itself) connects and publishes as usual."""
+    with kombu.Connection(os.environ["BROKER_URL"], connect_timeout=3) as other:
+        other.ensure_connection(max_retries=1)
+        queue = kombu.Queue(f"faults-bystander-{uuid.uuid4().hex}")(other.default_channel)
+        queue.declare()
+        try:
+            kombu.Producer(other.default_channel).publish({"still": "here"}, routing_key=queue.name)
+            message = wait_until(lambda: queue.get(no_ack=True), 5, "published and got back")
+            assert message.payload == {"still": "here"}
+        finally:
+            queue.delete()
 
 
 def test_invariants_agree_after_the_faults_and_fail_on_a_lost_charge(stage_04):
