@@ -6,7 +6,10 @@ process of the stage, or takes its broker away, through the run's supervisord; `
 invariants` says whether the books still agree, and says BROKEN when a charge is lost.
 
 One stage 04 is started for the module (in a tmp dir; on its own database in real mode):
-about 20 s, then a few seconds a fault.
+about 20 s, then a few seconds a fault. The broker fault is also run on stages 01, 02 and
+03, started side by side (about 65 s in all): in real mode it cuts the stage's connections
+at shopctl's broker proxy, and a client of the same RabbitMQ that does not go through it
+must not notice.
 """
 
 import contextlib
