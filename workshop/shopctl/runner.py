@@ -25,6 +25,7 @@ import httpx
 import psutil  # comes with Locust; finds the processes a stage leaves behind
 
 from shopctl import ShopctlError, supervisor
+from shopctl.broker_proxy import PORT_OFFSET, BrokerProxy, proxied_url, upstream_of
 from shopctl.stages import Stage
 
 # Seconds from starting the processes to the first 200 of /api/health/ready/ (the release
@@ -89,6 +90,22 @@ class RunningStage:
         self.stage = stage
         self.run_id = uuid.uuid4().hex
         self.env = {**env, RUN_ID_VARIABLE: self.run_id}
+        # Real mode: the processes reach RabbitMQ through a proxy of the run's own, which
+        # `make fault FAULT="broker 30s"` can cut without touching the broker others share.
+        self.broker_proxy: BrokerProxy | None = None
+        self._broker_proxy_started = False
+        proxy_port = int(env["SHOP_PORT"]) + PORT_OFFSET
+        through_proxy = (
+            proxied_url(env["BROKER_URL"], proxy_port) if env.get("BROKER_URL") else None
+        )
+        if through_proxy:
+            self.broker_proxy = BrokerProxy(
+                proxy_port,
+                upstream_of(env["BROKER_URL"]),
+                Path(env["SHOP_VAR_DIR"]),
+                say=self._say,
+            )
+            self.env["BROKER_URL"] = through_proxy
         self.log_path = log_path
         self.base_url = f"http://127.0.0.1:{env['SHOP_PORT']}"
         self.files = supervisor.RunFiles.for_var_dir(Path(env["SHOP_VAR_DIR"]))
@@ -122,6 +139,7 @@ class RunningStage:
 
     def release(self) -> None:
         """Run the stage's one-off `release:` command (migrate, seed) to completion."""
+        self._start_broker_proxy()
         command = self.stage.release_command()
         if not command:
             return
@@ -141,6 +159,7 @@ class RunningStage:
 
     def launch(self) -> None:
         """Start the stage's long-running processes under supervisord; do not wait for them."""
+        self._start_broker_proxy()
         processes = self.stage.long_running()
         supervisor.write_config(self.stage, self.files)
         self._say(
@@ -173,6 +192,7 @@ class RunningStage:
             stage=self.stage.name,
             port=int(self.env["SHOP_PORT"]),
             real_broker="BROKER_URL" in self.env,
+            broker_proxy=self.broker_proxy.port if self.broker_proxy else None,
         )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
@@ -247,8 +267,16 @@ class RunningStage:
             if self.files.socket.parent != self.files.folder:  # the /tmp folder of a deep path
                 shutil.rmtree(self.files.socket.parent, ignore_errors=True)
             leftovers = self._stop_leftovers()
+            if self._broker_proxy_started:  # last: the processes said goodbye through it
+                self.broker_proxy.stop()
+                self._broker_proxy_started = False
             self._close_log()
         return leftovers
+
+    def _start_broker_proxy(self) -> None:
+        if self.broker_proxy and not self._broker_proxy_started:
+            self.broker_proxy.start()
+            self._broker_proxy_started = True
 
     def _started(self) -> subprocess.Popen:
         if self.supervisord is None:

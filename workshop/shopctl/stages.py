@@ -23,6 +23,9 @@ PORT_OFFSET = re.compile(r"\$\(\(\s*\$\{SHOP_PORT:-\d+\}\s*\+\s*(?P<offset>\d+)\
 # metrics on a port of their own: `SHOP_METRICS_PORT=$((${SHOP_PORT:-8000} + 3)) python -m …`.
 # An HTTP process serves them on its own port, at /metrics.
 METRICS_PORT = re.compile(r"SHOP_METRICS_PORT=" + PORT_OFFSET.pattern)
+# In real mode shopctl puts a proxy of its own between the stage and RabbitMQ, on the last of
+# the 40 ports a stage may use (shopctl/broker_proxy.py).
+BROKER_PROXY_OFFSET = 39
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,11 @@ class Stage:
         return ports
 
     def port_offsets(self) -> list[int]:
-        """The ports the stage listens on, as offsets from SHOP_PORT: 0 (the public port)
-        and every `$((${SHOP_PORT:-8000} + N))` of its Procfile (stage 03: its monolith on
-        +10, the catalog service on +20 and +21)."""
-        offsets = {0}
+        """The ports the stage listens on, as offsets from SHOP_PORT: 0 (the public port),
+        every `$((${SHOP_PORT:-8000} + N))` of its Procfile (stage 03: its monolith on +10,
+        the catalog service on +20 and +21), and in real mode shopctl's broker proxy on +39
+        (checked in either mode: a port that is free only sometimes helps nobody)."""
+        offsets = {0, BROKER_PROXY_OFFSET}
         for command in self.processes().values():
             offsets.update(int(match["offset"]) for match in PORT_OFFSET.finditer(command))
         return sorted(offsets)

@@ -46,7 +46,7 @@ def test_every_port_of_every_stage_is_checked_and_a_taken_one_named(tmp_path):
     )
     stages = [Stage("03-strangler", "03", tmp_path)]
 
-    assert ports(stages, 8000, is_free=lambda port: True).detail == "free: 8000, 8010"
+    assert ports(stages, 8000, is_free=lambda port: True).detail == "free: 8000, 8010, 8039"
     taken = ports(stages, 8000, is_free=lambda port: port != 8010)
     assert not taken.ok
     assert "8010 (stage 03)" in taken.detail and "SHOP_PORT=9000" in taken.detail

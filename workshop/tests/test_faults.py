@@ -6,9 +6,13 @@ process of the stage, or takes its broker away, through the run's supervisord; `
 invariants` says whether the books still agree, and says BROKEN when a charge is lost.
 
 One stage 04 is started for the module (in a tmp dir; on its own database in real mode):
-about 20 s, then a few seconds a fault.
+about 20 s, then a few seconds a fault. The broker fault is also run on stages 01, 02 and
+03, started side by side (about 65 s in all): in real mode it cuts the stage's connections
+at shopctl's broker proxy, and a client of the same RabbitMQ that does not go through it
+must not notice.
 """
 
+import contextlib
 import os
 import re
 import select
@@ -16,12 +20,15 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
 import httpx
+import kombu
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shopctl import supervisor
@@ -126,7 +133,7 @@ def background_fault(running: RunningStage, *words: str) -> subprocess.Popen:
     env = dict(running.env)
     env.pop(RUN_ID_VARIABLE)
     return subprocess.Popen(
-        [sys.executable, "-m", "shopctl", "fault", "--stage", "04", *words],
+        [sys.executable, "-m", "shopctl", "fault", "--stage", running.stage.number, *words],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -252,18 +259,107 @@ def test_fault_errors_fail_every_call_of_one_grpc_service_then_stop(stage_04):
 
 
 def test_fault_broker_holds_events_back_until_the_broker_is_back(stage_04):
-    if "BROKER_URL" in stage_04.env:
-        pytest.skip("the broker fault acts on the embedded file broker only (real mode: not built)")
-    fault = background_fault(stage_04, "broker", "5s")
-    try:
-        wait_until(lambda: "is out of reach" in _peek(fault), 20, "started")
+    """Both modes: the file broker's folder moved aside, or (real mode) the stage's
+    connections cut at shopctl's proxy. The order is taken, its email waits, then comes once."""
+    with broker_fault(stage_04, "5s") as fault:
         order = checkout(stage_04)  # the order is taken: its event waits in the outbox
         time.sleep(2)
-        assert emails_for(stage_04, order) == 0
+        assert emails_for(stage_04, order) == 0, "the email left while the broker was away"
         assert fault.wait(timeout=30) == 0
+    wait_until(lambda: emails_for(stage_04, order) == 1, 30, "emailed after the broker came back")
+    time.sleep(1)
+    assert emails_for(stage_04, order) == 1
+
+
+@contextlib.contextmanager
+def broker_fault(running: RunningStage, duration: str) -> Iterator[subprocess.Popen]:
+    """`make fault FAULT="broker <duration>"` in the background, once it has taken effect;
+    in real mode, checks on the way that it cut the stage's connections and nobody else's."""
+    fault = background_fault(running, "broker", duration)
+    try:
+        started = wait_until(
+            lambda: re.search(r"out of reach|(\d+) connection\(s\) to RabbitMQ", _peek(fault)),
+            20,
+            f"the broker fault started ({_peek(fault)!r})",
+        )
+        if "BROKER_URL" in running.env:
+            assert int(started[1]) > 0, "the proxy carried none of the stage's connections"
+            assert_the_broker_still_serves_others()
+        yield fault
     finally:
         fault.kill()
-    wait_until(lambda: emails_for(stage_04, order) == 1, 30, "emailed after the broker came back")
+
+
+def assert_the_broker_still_serves_others() -> None:
+    """A client of the same RabbitMQ that does not go through the stage's proxy (the
+    BROKER_URL of the test run itself) connects and publishes as usual."""
+    with kombu.Connection(os.environ["BROKER_URL"], connect_timeout=3) as other:
+        other.ensure_connection(max_retries=1)
+        queue = kombu.Queue(f"faults-bystander-{uuid.uuid4().hex}")(other.default_channel)
+        queue.declare()
+        try:
+            kombu.Producer(other.default_channel).publish({"still": "here"}, routing_key=queue.name)
+            message = wait_until(lambda: queue.get(no_ack=True), 5, "published and got back")
+            assert message.payload == {"still": "here"}
+        finally:
+            queue.delete()
+
+
+EARLIER = ["01", "02", "03"]
+
+
+@pytest.fixture(scope="module")
+def earlier_stages(tmp_path_factory) -> Iterator[dict[str, RunningStage]]:
+    """Stages 01, 02 and 03, started side by side (their releases are most of the time) on
+    ports 40 apart, and stopped side by side."""
+    ports: list[int] = []
+    while len(ports) < len(EARLIER):
+        port = free_port(list(range(41)))  # a stage may use SHOP_PORT .. SHOP_PORT + 40
+        if all(abs(port - other) > 40 for other in ports):
+            ports.append(port)
+    runs = {}
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(len(EARLIER)) as pool:
+        for number, port in zip(EARLIER, ports, strict=True):
+            stage = find_stage(number)
+            var_dir = tmp_path_factory.mktemp(f"stage-{number}")
+            env = isolated_environment(
+                port=port, var_dir=var_dir, database=database_name(f"faults_{number}")
+            )
+            runs[number] = stack.enter_context(
+                RunningStage(stage, env, log_path=var_dir / "processes.log")
+            )
+        try:
+            list(pool.map(lambda running: running.start(), runs.values()))
+            yield runs
+        finally:
+            list(pool.map(lambda running: running.stop(), runs.values()))
+
+
+@pytest.mark.parametrize("number", EARLIER)
+def test_fault_broker_at_the_earlier_stages_loses_the_email_at_01_and_nothing_after(
+    number, earlier_stages
+):
+    """Chapters 1 and 2's outage exercise, in either mode: an order placed while the broker
+    is away is taken; at 01 its email is lost (sent after commit, or never), from 02 on it
+    waits in the outbox and leaves once the broker is back."""
+    running = earlier_stages[number]
+    with broker_fault(running, "4s") as fault:
+        order = checkout(running)
+        time.sleep(1)
+        assert emails_for(running, order) == 0, "the email left while the broker was away"
+        assert fault.wait(timeout=30) == 0
+    if number == "01":
+        later = checkout(running)
+        wait_until(lambda: emails_for(running, later) == 1, 30, "the next order emailed")
+        assert emails_for(running, order) == 0
+        books = shopctl(running, "invariants", "--stage", number)
+        assert books.returncode == 1, books.stdout
+        assert re.search(rf"emails\s+BROKEN.*\n.*{order}", books.stdout), books.stdout
+    else:
+        wait_until(lambda: emails_for(running, order) == 1, 30, "emailed once it was back")
+        books = shopctl(running, "invariants", "--stage", number)
+        assert books.returncode == 0, books.stdout
+    assert emails_for(running, order) == (0 if number == "01" else 1)
 
 
 def test_invariants_agree_after_the_faults_and_fail_on_a_lost_charge(stage_04):

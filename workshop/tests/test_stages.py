@@ -58,7 +58,7 @@ def test_the_ports_of_a_stage_are_read_from_its_procfile(tmp_path):
         "proxy: python -m proxy\n",
     )
 
-    assert stage.port_offsets() == [0, 10, 21]
+    assert stage.port_offsets() == [0, 10, 21, 39]  # 39: the broker proxy (real mode)
     assert stage.process_ports() == {"web": 10, "grpc": 21, "proxy": None}
 
 
@@ -85,7 +85,7 @@ def test_a_metrics_port_is_read_apart_from_the_port_a_process_serves_on(tmp_path
 
     assert stage.process_ports() == {"web": 0, "orders": 23, "relay": None, "expiry": None}
     assert stage.metrics_ports() == {"web": 0, "orders": 3, "relay": 5, "expiry": None}
-    assert stage.port_offsets() == [0, 3, 5, 23]  # `make run` checks that all are free
+    assert stage.port_offsets() == [0, 3, 5, 23, 39]  # `make run` checks that all are free
 
 
 def test_a_stage_is_tested_in_each_folder_with_a_pytest_ini(tmp_path):

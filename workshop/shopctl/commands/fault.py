@@ -20,13 +20,14 @@ from pathlib import Path
 
 import psutil
 
-from shopctl import ShopctlError, supervisor
+from shopctl import ShopctlError, broker_proxy, supervisor
 from shopctl.env import VAR_DIR
 from shopctl.runner import RUN_ID_VARIABLE
 from shopctl.stages import Stage, find_stage
 
 DEFAULT_SECONDS = 30
 SECONDS_TO_COME_BACK = 30
+PROXY_ANSWER_SECONDS = 3
 FAULTS_FOLDER = "faults"  # the services' fault interceptors read it (chassis/faults.py)
 DURATION = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m)$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60}
@@ -39,7 +40,7 @@ make fault STAGE=NN FAULT="…", on a stage that `make run STAGE=NN` is running:
   pause <process> [30s]            SIGSTOP, then SIGCONT: a process that hangs
   latency <process> <ms> [30s]     every gRPC call it answers waits that long first
   errors <process> [30s]           every gRPC call it answers fails with UNAVAILABLE
-  broker [30s]                     the message broker unreachable for the stage
+  broker [30s]                     the message broker unreachable for this stage only
   clear                            end every fault of the stage now
 
 <process> is a Procfile name; durations are like 500ms, 20s, 2m (default 30s).
@@ -203,21 +204,67 @@ def grpc_fault(
 
 
 def broker_away(run: RunningRun, seconds: float) -> None:
-    """The stage's broker out of reach for a while; see `_broker_folder_away`."""
+    """The stage's broker out of reach for a while: the file broker's folder moved aside
+    (embedded mode), or the stage's connections to RabbitMQ cut and refused at shopctl's
+    proxy (real mode, `shopctl/broker_proxy.py`). Either way this stage alone loses it."""
     if run.real_broker:
-        raise ShopctlError(
-            "the broker fault works on the embedded file broker only for now: a real-mode "
-            "stage shares RabbitMQ with the machine's other stages, and this tool will not "
-            "stop it (see workshop/04-services.md, fault lab)"
-        )
-    with _broker_folder_away(run.var_dir / "broker" / "queue"):
-        print(
-            f"broker: {run.var_dir / 'broker' / 'queue'} is out of reach for {seconds:g} s: "
-            "publishing and consuming fail as with a broker that is down"
-        )
-        _hold(seconds, "broker away")
+        _broker_cut_at_proxy(run, seconds)
+    else:
+        with _broker_folder_away(run.var_dir / "broker" / "queue"):
+            print(
+                f"broker: {run.var_dir / 'broker' / 'queue'} is out of reach for {seconds:g} s: "
+                "publishing and consuming fail as with a broker that is down"
+            )
+            _hold(seconds, "broker away")
     print("broker: back")
     _start_what_gave_up(run)
+
+
+def _broker_cut_at_proxy(run: RunningRun, seconds: float) -> None:
+    """Ask the run's broker proxy to cut and refuse the stage's connections until `until`,
+    see that it did, hold, then lift it (on Ctrl-C too)."""
+    state = broker_proxy.read_state(run.var_dir)
+    if not state:
+        raise ShopctlError(
+            f"{run.stage.name} reaches its broker directly, not through shopctl's proxy (only "
+            "a plain amqp:// BROKER_URL with one broker is proxied), so this tool cannot take "
+            "it away from this stage alone; it will not stop the RabbitMQ others share"
+        )
+    path = run.var_dir / FAULTS_FOLDER / broker_proxy.FAULT_FILE
+    until = time.time() + seconds
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps({"until": until}))
+    partial.replace(path)
+    try:
+        taken = _wait_for_proxy(run, until)
+        print(
+            f"broker: the stage's {taken['connections_cut']} connection(s) to RabbitMQ at "
+            f"{state['upstream']} cut at its proxy (127.0.0.1:{state['port']}), new ones "
+            f"refused, for {seconds:g} s: publishing and consuming fail as with a broker "
+            "that is down (other users of that RabbitMQ see nothing)"
+        )
+        _hold(seconds, "broker away")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _wait_for_proxy(run: RunningRun, until: float) -> dict:
+    """The proxy's state once it says it took the fault (it reads the file ten times a
+    second); connections_cut is how many it cut for this fault."""
+    before = broker_proxy.read_state(run.var_dir) or {}
+    deadline = time.monotonic() + PROXY_ANSWER_SECONDS
+    while time.monotonic() < deadline:
+        state = broker_proxy.read_state(run.var_dir) or {}
+        if state.get("away_until") == until:
+            return {
+                **state,
+                "connections_cut": state["connections_cut"] - before.get("connections_cut", 0),
+            }
+        time.sleep(0.05)
+    raise ShopctlError(
+        f"the broker proxy of {run.stage.name} did not take the fault within "
+        f"{PROXY_ANSWER_SECONDS:g} s: is the stage still running?"
+    )
 
 
 @contextlib.contextmanager
@@ -238,8 +285,9 @@ def _broker_folder_away(queue: Path) -> Iterator[None]:
 
 
 def clear(run: RunningRun) -> None:
-    """End every fault of the stage: fault files removed, paused processes resumed, the
-    broker folder put back (after a fault command that was killed before it could)."""
+    """End every fault of the stage: fault files removed (the broker proxy's too), paused
+    processes resumed, the broker folder put back (after a fault command that was killed
+    before it could)."""
     for path in (run.var_dir / FAULTS_FOLDER).glob("*.json"):
         path.unlink()
         print(f"removed {path}")

@@ -5,7 +5,7 @@ import httpx
 from shopctl import ShopctlError
 from shopctl.env import describe_mode, ensure_database, mode, run_environment
 from shopctl.runner import RunningStage, health, port_is_free
-from shopctl.stages import find_stage
+from shopctl.stages import BROKER_PROXY_OFFSET, find_stage
 
 
 def run(stage_number: str) -> int:
@@ -17,8 +17,13 @@ def run(stage_number: str) -> int:
         raise ShopctlError(_port_taken(port))
     for offset in stage.port_offsets()[1:]:  # the ports of the processes behind the first
         if not port_is_free(port + offset):
+            whose = (
+                "shopctl's proxy to the broker in real mode"
+                if offset == BROKER_PROXY_OFFSET
+                else f"a process of {stage.name}"
+            )
             raise ShopctlError(
-                f"port {port + offset} (SHOP_PORT + {offset}, a process of {stage.name}) is "
+                f"port {port + offset} (SHOP_PORT + {offset}, {whose}) is "
                 f"taken: `ss -ltnp 'sport = :{port + offset}'` names the program. Stop it, or "
                 "start the stage with SHOP_PORT=<another port>."
             )
@@ -31,6 +36,13 @@ def run(stage_number: str) -> int:
         with RunningStage(stage, env) as running:
             running.start()
             extra = _process_map(stage, port)
+            if running.broker_proxy:
+                proxy = running.broker_proxy
+                extra += (
+                    f"  Broker proxy  127.0.0.1:{proxy.port} -> {proxy.upstream[0]}:"
+                    f"{proxy.upstream[1]}, the stage's own path to RabbitMQ "
+                    '(`make fault FAULT="broker 30s"` cuts it)\n'
+                )
             if stage.has_proxy():
                 extra += _route_table(running.base_url)
             print(_banner(stage.name, running.base_url, env, extra))
