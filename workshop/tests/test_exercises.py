@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from documents import anchors
+from shopctl import ShopctlError
+from shopctl.commands import check as check_command
 from shopctl.env import DEFAULT_PORT, stage_environment, tool_environment
 from shopctl.exercises import CHECKS_DIR, SOLUTIONS_DIR, Exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
@@ -160,6 +162,25 @@ def test_the_hints_go_from_a_nudge_to_the_answer(exercise):
     assert not first & answer, (
         f"{exercise.id}: the first hint already says {sorted(first & answer)}: keep it a nudge"
     )
+
+
+def test_make_check_gives_the_hints_one_step_at_a_time(capsys, monkeypatch):
+    not_yet = subprocess.CompletedProcess([], returncode=pytest.ExitCode.TESTS_FAILED)
+    monkeypatch.setattr(check_command, "run_check", lambda *args, **kwargs: not_yet)
+    exercise = EXERCISES[0]
+    *steps, answer = exercise.hints
+
+    def printed(hint: int) -> str:
+        assert check_command.check(exercise.id, hint=hint) == 1
+        return " ".join(capsys.readouterr().out.split())  # the hints are printed wrapped
+
+    first = printed(1)
+    assert " ".join(steps[0].split()) in first and " ".join(answer.split()) not in first
+    assert f"make check EXERCISE={exercise.id} HINT=2" in first
+    last = printed(len(exercise.hints))
+    assert " ".join(answer.split()) in last and "(the answer)" in last and "HINT=" not in last
+    with pytest.raises(ShopctlError, match=f"hints 1 to {len(exercise.hints)}"):
+        check_command.check(exercise.id, hint=len(exercise.hints) + 1)
 
 
 def test_the_exercises_page_lists_every_exercise():
