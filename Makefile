@@ -18,6 +18,7 @@ DURATION = 60s
 HOST =
 MODE =
 EXERCISE =
+HINT =
 FAULT =
 ONLY =
 QUICK =
@@ -42,7 +43,8 @@ help:
 	@echo "  doctor  is this machine ready for the course? (QUICK=1 skips starting the stages)"
 	@echo "  run     start a stage, wait until it answers, print where everything is; Ctrl-C stops it"
 	@echo "  test    each stage's own tests, then the contract suite and a Locust smoke run against it"
-	@echo "  check   EXERCISE=<id>: is that exercise done? (without EXERCISE: the list)"
+	@echo "  check   EXERCISE=<id>: is that exercise done? (without EXERCISE: the list); a hint if not,"
+	@echo "          HINT=2, 3 for more (the last is the answer)"
 	@echo "  load    a Locust load run; CSV and HTML reports land in var/reports/"
 	@echo "  compare every stage in turn under the same load; a report with tables and a chart"
 	@echo "  capacity each stage's capacity (rising load until p95 passes the SLO) and a scorecard"
@@ -88,7 +90,7 @@ test: $(VENV_STAMP)
 	$(SHOPCTL) test $(addprefix --stage ,$(STAGE))
 
 check: $(VENV_STAMP)
-	$(SHOPCTL) check $(EXERCISE)
+	$(SHOPCTL) check $(EXERCISE) $(if $(HINT),--hint $(HINT))
 
 fault: $(VENV_STAMP)
 	$(SHOPCTL) fault --stage $(or $(STAGE),01) $(FAULT)

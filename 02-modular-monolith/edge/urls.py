@@ -25,6 +25,7 @@ class IdConverter:
 register_converter(IdConverter, "id")
 
 urlpatterns = [
+    path("", views.ApiRootApi.as_view()),
     path("health/", views.HealthApi.as_view()),
     path("health/ready/", views.ReadinessApi.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

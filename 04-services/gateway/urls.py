@@ -10,6 +10,7 @@ from .web import IdConverter
 register_converter(IdConverter, "id")
 
 api = [
+    path("", views.ApiRootApi.as_view()),
     path("health/", views.HealthApi.as_view()),
     path("health/ready/", views.ReadinessApi.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -12,6 +12,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 # Every path of API.md, with path parameters written `{}`: stages may name them differently.
 DOCUMENTED_PATHS = {
+    "/api/",
     "/api/health/",
     "/api/health/ready/",
     "/api/products/",
@@ -35,6 +36,31 @@ def test_health_reports_ok_and_the_stage_folder_name(client: httpx.Client) -> No
     assert health["status"] == "ok"
     assert isinstance(health["stage"], str)
     assert re.fullmatch(r"\d{2}-[a-z0-9-]+", health["stage"]), health["stage"]
+
+
+def test_the_api_root_links_the_resources_the_docs_and_the_schema(client: httpx.Client) -> None:
+    root = expect(client.get("/api/"), 200)
+
+    assert set(root) == {"stage", "resources", "docs", "schema"}, root
+    assert root["stage"] == expect(client.get("/api/health/"), 200)["stage"]
+    assert root["resources"] == {
+        "products": "/api/products/",
+        "product": "/api/products/{id}/",
+        "stock": "/api/inventory/{product_id}/",
+        "carts": "/api/carts/",
+        "cart": "/api/carts/{id}/",
+        "orders": "/api/orders/",
+        "order": "/api/orders/{id}/",
+        "token": "/api/auth/token/",
+        "health": "/api/health/",
+    }
+    assert (root["docs"], root["schema"]) == ("/api/docs/", "/api/schema/")
+    schema = json.loads(client.get(root["schema"], params={"format": "json"}).text)
+    paths = {re.sub(r"\{[^}]+\}", "{}", path) for path in schema["paths"]}
+    for link in root["resources"].values():
+        assert re.sub(r"\{[^}]+\}", "{}", link) in paths, f"{link} is not in the schema"
+    for link in (root["resources"]["products"], root["resources"]["health"], root["docs"]):
+        assert client.get(link).status_code == 200, f"GET {link} does not answer 200"
 
 
 def test_readiness_reports_every_dependency_ok(client: httpx.Client) -> None:

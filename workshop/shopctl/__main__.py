@@ -88,6 +88,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     check_parser.add_argument(
         "exercise", nargs="?", help="the exercise's id, e.g. 03-route-inventory"
     )
+    check_parser.add_argument(
+        "--hint",
+        type=int,
+        default=1,
+        help="which hint to print if the task is not done: 1 a nudge (default), 2 more, "
+        "the last the answer",
+    )
     fault_parser = commands.add_parser(
         "fault", help="break one part of a running stage for a while (no fault: the list)"
     )
@@ -163,7 +170,7 @@ def main(argv: list[str]) -> int:
         if arguments.command == "bench":
             return bench(parts=(arguments.only,) if arguments.only else PARTS)
         if arguments.command == "check":
-            return check(arguments.exercise)
+            return check(arguments.exercise, hint=arguments.hint)
         if arguments.command == "trace":
             return trace(arguments.trace_id, arguments.stage)
         if arguments.command == "doctor":

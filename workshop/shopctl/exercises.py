@@ -21,7 +21,7 @@ EXERCISES_DIR = REPO_ROOT / "workshop" / "exercises"
 REGISTRY = EXERCISES_DIR / "exercises.toml"
 CHECKS_DIR = EXERCISES_DIR / "checks"
 SOLUTIONS_DIR = REPO_ROOT / "workshop" / "solutions"
-REQUIRED_KEYS = {"id", "stage", "folder", "title", "pattern", "chapter", "hint"}
+REQUIRED_KEYS = {"id", "stage", "folder", "title", "pattern", "chapter", "hints"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,13 @@ class Exercise:
     title: str
     pattern: str
     chapter: str  # "03-strangler.md#5-exercises", relative to workshop/
-    hint: str
+    hints: tuple[str, ...]  # a nudge first, the answer last
+
+    def hint(self, step: int) -> str:
+        """Hint number `step` (1 is the first); ShopctlError for a step it does not have."""
+        if not 1 <= step <= len(self.hints):
+            raise ShopctlError(f"{self.id} has hints 1 to {len(self.hints)}, not HINT={step}")
+        return self.hints[step - 1]
 
     @property
     def check(self) -> Path:
@@ -41,6 +47,11 @@ class Exercise:
     @property
     def solution(self) -> Path:
         return SOLUTIONS_DIR / f"{self.id}.patch"
+
+    @property
+    def wrong_solution(self) -> Path:
+        """A plausible wrong answer that the check must catch (see solutions/README.md)."""
+        return SOLUTIONS_DIR / "wrong" / f"{self.id}.patch"
 
     @property
     def stage_folder(self) -> str:
@@ -63,7 +74,14 @@ def load_exercises(registry: Path = REGISTRY) -> list[Exercise]:
                 f"{registry}: exercise {index} ({raw.get('id', 'no id')}): "
                 f"missing {sorted(missing)}, unknown {sorted(unknown)}"
             )
-        exercises.append(Exercise(**{key: raw[key].strip() for key in REQUIRED_KEYS}))
+        hints = raw["hints"]
+        if not isinstance(hints, list) or len(hints) < 2:
+            raise ShopctlError(
+                f"{registry}: exercise {raw['id']}: `hints` must list two steps or more "
+                "(a nudge first, the answer last)"
+            )
+        fields = {key: raw[key].strip() for key in REQUIRED_KEYS - {"hints"}}
+        exercises.append(Exercise(**fields, hints=tuple(hint.strip() for hint in hints)))
     return exercises
 
 

@@ -8,6 +8,11 @@ Conventions (workshop/README.md, "Writing for this course"):
   outside var/: the tests run it.
 - `01-monolith/shop/services.py:place_order` is a reference to code: the file exists and
   defines the dotted name.
+- A stage's picture is a ```mermaid flowchart whose first comment says
+  `%% The processes of <stage>/Procfile`: each process is a plain box `id["<its Procfile
+  name>: what it is"]`; databases `id[("...")]`, the broker `id{{"..."}}`, the client
+  `id(("..."))`, files `id[/"..."/]`; every link joins declared nodes, and labels starting
+  `read ` and `checkout ` draw the path of a read and of a checkout.
 """
 
 import re
@@ -442,3 +447,66 @@ def markdown_files(root: Path) -> list[Path]:
             if not skipped & set(path.relative_to(root).parts)
         ]
     return sorted(root / name for name in listed if (root / name).is_file())
+
+
+# --- a stage's picture ------------------------------------------------------------------------
+PICTURE_MARKER = re.compile(
+    r"^\s*%% The processes of (?P<stage>[0-9]{2}-[a-z-]+)/Procfile", re.MULTILINE
+)
+PICTURE_NODE = re.compile(
+    r'^(?P<id>\w+)(?P<shape>\[\(|\(\(|\{\{|\[/|\[)"(?P<label>[^"]*)"(?:\)\]|\)\)|\}\}|/\]|\])$'
+)
+# `a --> b`, `a --- b`, `a -.-> b`, `a -- "label" --> b`
+PICTURE_LINK = re.compile(r"^(?P<source>\w+)\s+(?P<link>[-.=][^>]*[->])\s*(?P<target>\w+)$")
+PROCESS_SHAPE = "["
+
+
+def stage_pictures(path: Path) -> list[CodeBlock]:
+    """The mermaid blocks of a page that draw a stage's processes (see the module's notes)."""
+    return [
+        block
+        for block in code_blocks(path)
+        if block.language == "mermaid" and PICTURE_MARKER.search(block.text)
+    ]
+
+
+def procfile_processes(procfile: Path) -> set[str]:
+    """The process names of a Procfile (`release` included: it runs before the others)."""
+    return set(re.findall(r"^([\w-]+):", procfile.read_text(), re.MULTILINE))
+
+
+def picture_problems(text: str, processes: set[str]) -> list[str]:
+    """What is wrong with a stage's picture, given its Procfile's processes: a box that is no
+    process of it, a process it leaves out (but `release`, which runs once before), a link to
+    a node never declared (mermaid would draw it as a box: a process the Procfile lacks), a
+    line this reader does not know, and a missing read or checkout path."""
+    lines = [line.strip() for line in text.splitlines()]
+    marker = PICTURE_MARKER.search(text)
+    if not marker:
+        return ["no `%% The processes of <stage>/Procfile` comment"]
+    procfile = f"{marker.group('stage')}/Procfile"
+    problems, declared, shown, labels = [], set(), set(), []
+    for line in lines[1:]:
+        if not line or line.startswith(("%%", "subgraph ", "classDef ", "class ")) or line == "end":
+            continue
+        node, link = PICTURE_NODE.match(line), PICTURE_LINK.match(line)
+        if node:
+            declared.add(node.group("id"))
+            if node.group("shape") == PROCESS_SHAPE:
+                name = node.group("label").split(":")[0].strip()
+                shown.add(name)
+                if name not in processes:
+                    problems.append(f"the box {name!r} is not a process of {procfile}")
+        elif link:
+            for end in ("source", "target"):
+                if link.group(end) not in declared:
+                    problems.append(f"{line!r}: {link.group(end)} is not declared before it")
+            labels += re.findall(r'"([^"]*)"', link.group("link"))
+        else:
+            problems.append(f"{line!r}: not a node or a link this reader knows")
+    for missing in sorted(processes - shown - {"release"}):
+        problems.append(f"{procfile} runs {missing!r}, which the picture leaves out")
+    for path in ("read", "checkout"):
+        if not any(label.startswith(f"{path} ") for label in labels):
+            problems.append(f"no link labelled '{path} N: ...': the path of a {path} is missing")
+    return problems

@@ -16,8 +16,11 @@ from documents import (
     defines,
     links,
     markdown_files,
+    picture_problems,
     problems_of,
+    procfile_processes,
     prose,
+    stage_pictures,
 )
 from shopctl.env import tool_environment
 from shopctl.stages import REPO_ROOT
@@ -152,3 +155,21 @@ def test_every_quoted_snippet_is_still_in_the_code(block, sources):
         f"{block.where}: this excerpt is no longer in the code (or mark the block "
         "```python sketch):\n" + "\n---\n".join(missing)
     )
+
+
+STAGES = ["01-monolith", "02-modular-monolith", "03-strangler", "04-services"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_is_pictured_in_its_readme_and_its_chapter_as_its_procfile_runs(stage):
+    readme, chapter = REPO_ROOT / stage / "README.md", REPO_ROOT / "workshop" / f"{stage}.md"
+    pictures = {page: stage_pictures(page) for page in (readme, chapter)}
+    for page, found in pictures.items():
+        assert len(found) == 1, f"{page_id(page)}: {len(found)} pictures of {stage}, not one"
+    [(in_readme,), (in_chapter,)] = pictures.values()
+    assert f"of {stage}/Procfile" in in_readme.text, f"{in_readme.where} pictures another stage"
+    assert in_readme.text == in_chapter.text, (
+        f"{in_readme.where} and {in_chapter.where} draw {stage} differently: copy one to the other"
+    )
+    problems = picture_problems(in_readme.text, procfile_processes(REPO_ROOT / stage / "Procfile"))
+    assert not problems, f"{in_readme.where}:\n" + "\n".join(problems)

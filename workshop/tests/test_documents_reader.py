@@ -11,7 +11,10 @@ from documents import (
     code_references,
     commands,
     defines,
+    picture_problems,
     problems_of,
+    procfile_processes,
+    stage_pictures,
 )
 from shopctl.stages import REPO_ROOT
 
@@ -100,3 +103,39 @@ def test_anchors_are_githubs():
         "exercises",
         "exercises-1",
     }
+
+
+def test_a_stage_picture_that_strays_from_its_procfile_is_caught():
+    [picture] = stage_pictures(REPO_ROOT / "03-strangler" / "README.md")
+    processes = procfile_processes(REPO_ROOT / "03-strangler" / "Procfile")
+    assert "catalog-grpc" in processes and picture_problems(picture.text, processes) == []
+
+    # A process renamed in the picture only, and a link to a node never declared.
+    renamed = picture.text.replace('proxy["proxy:', 'router["router:').replace(
+        "catalog_grpc --> catalog_db", "catalog_rpc --> catalog_db"
+    )
+    assert picture_problems(renamed, processes) == [
+        "the box 'router' is not a process of 03-strangler/Procfile",
+        "'client -- \"read 1: GET /api/products/1/\" --> proxy': proxy is not declared before it",
+        "'proxy -- \"read 2: route catalog reads, mode service\" --> catalog_web': proxy is not "
+        "declared before it",
+        "'client -- \"checkout 1: POST /api/orders/\" --> proxy': proxy is not declared before it",
+        "'proxy -- \"checkout 2: no route matches: the monolith\" --> web': proxy is not declared "
+        "before it",
+        "'catalog_rpc --> catalog_db': catalog_rpc is not declared before it",
+        "03-strangler/Procfile runs 'proxy', which the picture leaves out",
+    ]
+
+    # A process left out, an unquoted box, and no checkout path.
+    trimmed = "\n".join(
+        line for line in picture.text.splitlines() if "relay" not in line and "checkout" not in line
+    ).replace('web["web: the monolith, :8010"]', "web[web]")
+    assert picture_problems(trimmed, processes) == [
+        "'web[web]': not a node or a link this reader knows",
+        "03-strangler/Procfile runs 'relay', which the picture leaves out",
+        "03-strangler/Procfile runs 'web', which the picture leaves out",
+        "no link labelled 'checkout N: ...': the path of a checkout is missing",
+    ]
+    assert picture_problems("flowchart LR\n    a --> b", processes) == [
+        "no `%% The processes of <stage>/Procfile` comment"
+    ]

@@ -1,6 +1,8 @@
 """The checked exercises are honest: each check fails on the stage as committed, and passes
-once the exercise's reference solution is applied to a copy of the stage. Plus the registry's
-bookkeeping: every exercise has its check, its solution and its place in a chapter."""
+once the exercise's reference solution is applied to a copy of the stage; where a plausible
+wrong answer is kept (solutions/wrong/<id>.patch), the check fails on it, and by exactly the
+tests the wrong answer names. Plus the registry's bookkeeping: every exercise has its check,
+its solution, its hints and its place in a chapter."""
 
 import re
 import shutil
@@ -10,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from documents import anchors
+from shopctl import ShopctlError
+from shopctl.commands import check as check_command
 from shopctl.env import DEFAULT_PORT, stage_environment, tool_environment
 from shopctl.exercises import CHECKS_DIR, SOLUTIONS_DIR, Exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
@@ -48,17 +52,38 @@ def check_environment(exercise: Exercise, root: Path) -> dict[str, str]:
     return env
 
 
-def apply_solution(exercise: Exercise, root: Path, env: dict[str, str]) -> None:
+def apply_solution(
+    exercise: Exercise, root: Path, env: dict[str, str], patch: Path | None = None
+) -> None:
+    patch = patch or exercise.solution
     result = subprocess.run(
-        ["git", "apply", "--verbose", str(exercise.solution)],
+        ["git", "apply", "--verbose", str(patch)],
         cwd=root,
         env=env,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, (
-        f"{exercise.solution.name} no longer applies to {exercise.stage_folder}:\n{result.stderr}"
+        f"{patch.name} no longer applies to {exercise.stage_folder}:\n{result.stderr}"
     )
+
+
+def must_fail(wrong_solution: Path) -> set[str]:
+    """The tests a wrong solution's preamble names, under "The check must fail these tests:"."""
+    preamble = wrong_solution.read_text().split("\ndiff --git ", 1)[0]
+    _, found, listed = preamble.partition("The check must fail these tests:\n")
+    assert found, f"{wrong_solution.name} does not say which tests of the check must fail"
+    return {line.strip() for line in listed.splitlines() if line.strip()}
+
+
+def failed_tests(output: str) -> set[str]:
+    """The names of the tests pytest's short summary lists as failed (parameters dropped)."""
+    return set(re.findall(r"^FAILED \S*::(\w+)", output, re.MULTILINE))
+
+
+# A piece of code in a hint: `transaction.atomic()`, `mode = "monolith"`, `unit_price_cents`.
+CODE = re.compile(r'\S*[=(_"]\S*')
+WRONG = [exercise for exercise in EXERCISES if exercise.wrong_solution.is_file()]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
@@ -80,6 +105,25 @@ def test_the_check_fails_before_and_passes_with_the_solution(exercise, tmp_path)
     assert " passed" in after.stdout and "skipped" not in after.stdout, after.stdout
 
 
+@pytest.mark.parametrize("exercise", WRONG, ids=by_id)
+def test_the_check_fails_on_the_kept_wrong_solution(exercise, tmp_path):
+    root = stage_copy(exercise, tmp_path / "repository")
+    env = check_environment(exercise, root)
+    expected = must_fail(exercise.wrong_solution)
+
+    apply_solution(exercise, root, env, exercise.wrong_solution)
+    wrong = run_check(exercise, root, env, capture=True)
+
+    assert wrong.returncode == pytest.ExitCode.TESTS_FAILED, (
+        f"with {exercise.wrong_solution.name} applied the check must fail (exit code 1), "
+        f"not exit with {wrong.returncode}:\n{wrong.stdout}{wrong.stderr}"
+    )
+    assert failed_tests(wrong.stdout) == expected, (
+        f"the wrong solution must fail exactly {sorted(expected)}, the tests that catch its "
+        f"mistake (the rest of it is right):\n{wrong.stdout}"
+    )
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
 def test_each_exercise_has_its_check_its_solution_and_its_chapter(exercise):
     assert exercise.check.is_file(), f"no check {exercise.check}"
@@ -96,10 +140,47 @@ def test_each_exercise_has_its_check_its_solution_and_its_chapter(exercise):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
 def test_a_solution_changes_only_its_own_stage(exercise):
-    changed = re.findall(r"^diff --git a/(\S+) b/", exercise.solution.read_text(), re.MULTILINE)
-    assert changed, f"{exercise.solution.name} changes nothing"
-    outside = [path for path in changed if not path.startswith(f"{exercise.stage_folder}/")]
-    assert not outside, f"{exercise.solution.name} changes files outside its stage: {outside}"
+    for patch in (exercise.solution, exercise.wrong_solution):
+        if patch == exercise.wrong_solution and not patch.is_file():
+            continue
+        changed = re.findall(r"^diff --git a/(\S+) b/", patch.read_text(), re.MULTILINE)
+        assert changed, f"{patch.name} changes nothing"
+        outside = [path for path in changed if not path.startswith(f"{exercise.stage_folder}/")]
+        assert not outside, f"{patch.name} changes files outside its stage: {outside}"
+        strays = [path for path in changed if path.endswith((".orig", ".rej", ".pyc"))]
+        assert not strays, f"{patch.name} adds leftovers of a merge or a run: {strays}"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
+def test_the_hints_go_from_a_nudge_to_the_answer(exercise):
+    """The first hint, printed by every NOT YET, must not give the answer away: it quotes none
+    of the code the last hint (the answer) spells out (names with `_`, calls, `key = value`)."""
+    assert len(exercise.hints) >= 2, f"{exercise.id}: a nudge first, the answer last"
+    assert len(set(exercise.hints)) == len(exercise.hints), f"{exercise.id}: a hint repeats"
+    first, answer = (set(CODE.findall(hint)) for hint in (exercise.hints[0], exercise.hints[-1]))
+    assert answer, f"{exercise.id}: the last hint is the answer, and names no code"
+    assert not first & answer, (
+        f"{exercise.id}: the first hint already says {sorted(first & answer)}: keep it a nudge"
+    )
+
+
+def test_make_check_gives_the_hints_one_step_at_a_time(capsys, monkeypatch):
+    not_yet = subprocess.CompletedProcess([], returncode=pytest.ExitCode.TESTS_FAILED)
+    monkeypatch.setattr(check_command, "run_check", lambda *args, **kwargs: not_yet)
+    exercise = EXERCISES[0]
+    *steps, answer = exercise.hints
+
+    def printed(hint: int) -> str:
+        assert check_command.check(exercise.id, hint=hint) == 1
+        return " ".join(capsys.readouterr().out.split())  # the hints are printed wrapped
+
+    first = printed(1)
+    assert " ".join(steps[0].split()) in first and " ".join(answer.split()) not in first
+    assert f"make check EXERCISE={exercise.id} HINT=2" in first
+    last = printed(len(exercise.hints))
+    assert " ".join(answer.split()) in last and "(the answer)" in last and "HINT=" not in last
+    with pytest.raises(ShopctlError, match=f"hints 1 to {len(exercise.hints)}"):
+        check_command.check(exercise.id, hint=len(exercise.hints) + 1)
 
 
 def test_the_exercises_page_lists_every_exercise():
@@ -115,3 +196,5 @@ def test_every_check_and_solution_belongs_to_an_exercise():
     assert checks == {exercise.check.name for exercise in EXERCISES}
     solutions = {path.name for path in SOLUTIONS_DIR.glob("*.patch")}
     assert solutions == {exercise.solution.name for exercise in EXERCISES}
+    wrong = {path.name for path in (SOLUTIONS_DIR / "wrong").glob("*.patch")}
+    assert wrong <= solutions, f"wrong solutions of no exercise: {sorted(wrong - solutions)}"

@@ -95,6 +95,48 @@ def category_field(**kwargs) -> serializers.RegexField:
     )
 
 
+# --- the API's root ---------------------------------------------------------------------------
+class ApiRootApi(APIView):
+    """`GET /api/`: where the resources, the docs and the schema are (API.md, "The API's root").
+    Paths, not URLs: they stay true behind the strangler proxy, the gateway or any host name."""
+
+    RESOURCES = {
+        "products": "/api/products/",
+        "product": "/api/products/{id}/",
+        "stock": "/api/inventory/{product_id}/",
+        "carts": "/api/carts/",
+        "cart": "/api/carts/{id}/",
+        "orders": "/api/orders/",
+        "order": "/api/orders/{id}/",
+        "token": "/api/auth/token/",
+        "health": "/api/health/",
+    }
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiRoot",
+            {
+                "stage": serializers.CharField(),
+                "resources": inline_serializer(
+                    "ApiRootResources",
+                    {name: serializers.CharField() for name in RESOURCES},
+                ),
+                "docs": serializers.CharField(),
+                "schema": serializers.CharField(),
+            },
+        )
+    )
+    def get(self, request):
+        return Response(
+            {
+                "stage": settings.STAGE,
+                "resources": self.RESOURCES,
+                "docs": "/api/docs/",
+                "schema": "/api/schema/",
+            }
+        )
+
+
 # --- health ----------------------------------------------------------------------------------
 class HealthApi(APIView):
     @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField()}))

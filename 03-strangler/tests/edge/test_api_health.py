@@ -13,6 +13,31 @@ def test_health_names_the_stage(api_client):
     assert response.json() == {"status": "ok", "stage": "03-strangler"}
 
 
+def test_the_api_root_links_the_resources_the_docs_and_the_schema(api_client, db):
+    response = api_client.get("/api/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "stage": "03-strangler",
+        "resources": {
+            "products": "/api/products/",
+            "product": "/api/products/{id}/",
+            "stock": "/api/inventory/{product_id}/",
+            "carts": "/api/carts/",
+            "cart": "/api/carts/{id}/",
+            "orders": "/api/orders/",
+            "order": "/api/orders/{id}/",
+            "token": "/api/auth/token/",
+            "health": "/api/health/",
+        },
+        "docs": "/api/docs/",
+        "schema": "/api/schema/",
+    }
+    # The links a plain GET may follow lead somewhere (not a 404).
+    for link in ["/api/products/", "/api/health/", "/api/docs/", "/api/schema/"]:
+        assert api_client.get(link).status_code == 200, link
+
+
 def test_ready_when_the_database_and_the_broker_answer(api_client, db):
     response = api_client.get("/api/health/ready/")
 

@@ -1,8 +1,17 @@
 """Check of exercise 02-reporting-consumer: a `reporting` context counts confirmed orders per
 day from `order.confirmed` events, once per event, inside the boundaries import-linter enforces,
-run by a process of its own."""
+run by a process of its own.
+
+Two of the tests race two deliveries, deterministically and on any database: they replay, in
+one connection, what two consumers do at once. `racing(...)` watches the SQL the handler sends
+(Django's execute_wrapper): one test hides the other delivery's event row from the handler's
+reads until the handler first writes that table (the other delivery had not committed when the
+handler asked "have I seen it?"); the other lets a second delivery count just before the
+handler writes the day's count (between its read of the count and its write).
+"""
 
 import configparser
+import contextlib
 import importlib
 import re
 import shutil
@@ -10,6 +19,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +28,7 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command, get_commands
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, connection
 from messaging import broker
 from messaging.consumer import EventConsumer
 from ordering.events import OrderConfirmed, OrderedItem
@@ -112,6 +122,99 @@ def test_two_orders_confirmed_the_same_day_count_two(db):
 
     assert confirmed_orders_on(PI_DAY) == 2, "two different events on 2026-03-14 must count 2"
     assert confirmed_orders_on(date(2026, 3, 15)) == 1, "the next day has a count of its own"
+
+
+def test_a_redelivery_racing_the_first_delivery_counts_once(db):
+    envelope = confirmed_at(datetime(2026, 3, 14, 9, 30, tzinfo=UTC))
+    deliver(envelope)  # the first delivery, not yet committed as far as the second one can see
+
+    processed, _ = reporting_tables()
+    with racing(hide_rows_of=processed):
+        try:
+            reporting("handlers").handle(dict(envelope))
+        except IntegrityError as error:
+            pytest.fail(
+                f'the second delivery raised IntegrityError ({error}): it asked "have I seen '
+                'this event?" before the first delivery had committed, then its insert hit the '
+                "unique index. The consumer logs event_failed and retries after a pause, holding "
+                "up its queue. Insert the event id first, in its own transaction.atomic(), and "
+                "return without counting on IntegrityError"
+            )
+
+    assert confirmed_orders_on(PI_DAY) == 1, (
+        'two deliveries of one event that raced were both counted: a "have I seen it?" query '
+        "cannot see a delivery that has not committed yet. Let a unique index on the event id "
+        "decide: insert first, count only if the insert worked"
+    )
+
+
+def test_orders_counted_at_the_same_moment_are_all_counted(db):
+    deliver(confirmed_at(datetime(2026, 3, 14, 8, 0, tzinfo=UTC)))  # the day has its row
+    other = confirmed_at(datetime(2026, 3, 14, 9, 0, tzinfo=UTC))
+
+    _, counts = reporting_tables()
+    with racing(before_writing=counts, run=lambda: deliver(other)):
+        deliver(confirmed_at(datetime(2026, 3, 14, 9, 30, tzinfo=UTC)))
+
+    assert confirmed_orders_on(PI_DAY) == 3, (
+        "another consumer counted an order of the same day between this handler's read of the "
+        "count and its write, and one of the two was lost. Let the database add one: "
+        'filter(day=day).update(count=F("count") + 1), not count += 1 and save()'
+    )
+
+
+def reporting_tables() -> tuple[str, set[str]]:
+    """The table of reporting's processed events (its model has an event_id), and the rest."""
+    reporting("handlers")  # a missing app or module fails here, with its message
+    tables = {
+        model._meta.db_table: {field.name for field in model._meta.get_fields()}
+        for model in apps.get_app_config("reporting").get_models()
+    }
+    processed = [table for table, fields in tables.items() if "event_id" in fields]
+    if len(processed) != 1:
+        pytest.fail(
+            f"reporting's models should have one with an event_id field (the events already "
+            f"counted); tables with one: {processed}"
+        )
+    return processed[0], set(tables) - set(processed)
+
+
+@contextlib.contextmanager
+def racing(
+    *,
+    hide_rows_of: str | None = None,
+    before_writing: set[str] = frozenset(),
+    run: Callable[[], None] = lambda: None,
+) -> Iterator[None]:
+    """Replay a race in the test's connection. `hide_rows_of`: reads of that table return no
+    row until the code first writes to it. `before_writing`: `run` runs once, just before the
+    code's first write to one of those tables."""
+    state = {"hiding": hide_rows_of is not None, "pending": bool(before_writing), "inside": False}
+
+    def names(sql: str, table: str) -> bool:
+        return f'"{table}"' in sql
+
+    def wrapper(execute, sql, params, many, context):
+        if state["inside"]:
+            return execute(sql, params, many, context)
+        writes = sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        if state["hiding"] and names(sql, hide_rows_of):
+            if writes:
+                state["hiding"] = False
+            else:
+                sql = f"SELECT * FROM ({sql}) AS not_committed_yet WHERE 1 = 0"
+        if state["pending"] and writes and any(names(sql, table) for table in before_writing):
+            state["pending"], state["inside"] = False, True
+            try:
+                run()
+            finally:
+                state["inside"] = False
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+    if state["pending"]:
+        pytest.fail(f"the handler never wrote to {sorted(before_writing)}: it counted nothing")
 
 
 def test_the_boundary_contracts_cover_reporting(tmp_path):

@@ -1,6 +1,8 @@
 """Check of exercise 03-route-inventory: the route table sends GET /api/inventory/ reads
-through a route of their own, "stock reads", still answered by the monolith."""
+through a route of their own, "stock reads", still answered by the monolith. HEAD may take the
+route too (it is a read); a write may not."""
 
+import pytest
 from proxy.routes import RouteTable, parse_table
 from proxy.settings import STAGE_DIR
 
@@ -33,9 +35,14 @@ def test_the_monolith_still_answers_them():
     )
 
 
-def test_head_requests_take_the_same_route():
-    route = committed_table().match("HEAD", "/api/inventory/1/")
-    assert route.name == "stock reads", 'HEAD is a read too: methods = ["GET", "HEAD"]'
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_writes_are_not_counted_as_stock_reads(method):
+    route = committed_table().match(method, "/api/inventory/1/")
+    assert route.name != "stock reads", (
+        f'{method} /api/inventory/1/ matches "stock reads": a route without `methods` matches '
+        "every method, so /_proxy/stats would count writes as reads. Name the methods it is "
+        'for: methods = ["GET"] (HEAD, a read too, may join it)'
+    )
 
 
 def test_catalog_reads_and_writes_are_unchanged():

@@ -2,12 +2,16 @@
 service not built on the chassis, which follows only proto/README.md's table of codes) still
 becomes the API's error its code names: NOT_FOUND a 404 not_found, INVALID_ARGUMENT and
 ALREADY_EXISTS a 400 validation_error with the fields of its BadRequest. Any other code stays
-a 500 internal_error, and the statuses the chassis's services send map as before.
+a 500 internal_error, and the statuses the chassis's services send map as before. A status
+that carries an ErrorInfo is read by its reason, whatever its code: the code names the error
+only roughly, the reason exactly.
 
 The gateway runs in-process (DRF's test client) in front of the gateway tests' fake services;
 for the new cases the catalog is replaced by `ForeignCatalog` below, a servicer that ends
 every call with the status a test gives it, as a service in another language would.
 """
+
+import json
 
 import pytest
 from chassis.errors import OutOfStock
@@ -43,6 +47,13 @@ class ForeignCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         context.abort_with_status(rpc_status.to_status(self.status))
 
     CreateProduct = GetProduct
+
+
+def error_info(reason: str, details: dict | None = None) -> any_pb2.Any:
+    detail = any_pb2.Any()
+    metadata = {"details": json.dumps(details)} if details else {}
+    detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="shop", metadata=metadata))
+    return detail
 
 
 def bad_request(*violations: tuple[str, str]) -> any_pb2.Any:
@@ -200,6 +211,54 @@ def test_the_chassis_services_errors_map_as_before(api_client, services):
     }, "an ErrorInfo's reason still decides the error, whatever the status code"
     assert found.status_code == 200 and found.json()["id"] == 1, "a product read broke"
     assert found["X-Request-ID"] == "check-04", "the request id no longer comes back"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "details", "expected"),
+    [
+        (
+            code_pb2.ALREADY_EXISTS,
+            "idempotency_key_reused",
+            None,
+            (422, {"code": "idempotency_key_reused", "message": "This key was used before."}),
+        ),
+        (
+            code_pb2.INVALID_ARGUMENT,
+            "out_of_stock",
+            {"shortages": [{"product_id": 7, "requested": 2, "available": 0}]},
+            (
+                409,
+                {
+                    "code": "out_of_stock",
+                    "message": "Not enough stock for this order.",
+                    "details": {"shortages": [{"product_id": 7, "requested": 2, "available": 0}]},
+                },
+            ),
+        ),
+        (
+            code_pb2.NOT_FOUND,
+            "cart_closed",
+            None,
+            (409, {"code": "cart_closed", "message": "This cart is checked out."}),
+        ),
+    ],
+    ids=["already-exists-reused-key", "invalid-argument-out-of-stock", "not-found-cart-closed"],
+)
+def test_an_error_info_decides_whatever_the_status_code(
+    staff_client, foreign_catalog, code, reason, details, expected
+):
+    message = expected[1]["message"]
+    foreign_catalog.status = status_pb2.Status(
+        code=code, message=message, details=[error_info(reason, details)]
+    )
+
+    response = staff_client.post("/api/products/", NEW_PRODUCT)
+
+    assert (response.status_code, response.json()["error"]) == expected, (
+        f"a {code_pb2.Code.Name(code)} whose ErrorInfo says {reason!r} answered "
+        f"{response.status_code} {response.json()}: the ErrorInfo names the error exactly and "
+        "the code only roughly, so read the code only when there is no ErrorInfo"
+    )
 
 
 def test_a_service_that_cannot_take_the_call_is_still_a_503_with_retry_after(

@@ -1,12 +1,14 @@
 """Check of exercise 04-saga-step: the checkout saga has a step "price" between the reservation
 and the charge. It reads the catalog's prices again; if one changed since the order was
 priced, the checkout fails with invalid_state and the reservation is released (nothing is
-charged). The saga writes the step down (`sagas.move`) before it makes the call.
+charged). The saga writes the step down (`sagas.move`) before it makes the call, and the new
+step comes with its migration.
 
 The saga runs in the test's thread (`checkout.place_order`), against the orders tests' fakes
 (tests/fakes.py) on an in-process gRPC server, as tests/test_recovery.py drives it.
 """
 
+import io
 import logging
 import re
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from collections.abc import Callable
 import pytest
 from chassis.errors import PaymentDeclined, ServiceUnavailable, ShopError
 from chassis.testing import django_db_modify_db_settings, running_server  # noqa: F401 (a fixture)
+from django.core.management import call_command
 from orders import checkout, orders, remote
 from orders.models import Cart, CheckoutSaga, OrderLine
 from orders.tests.fakes import FakeInventory, Fakes
@@ -215,3 +218,19 @@ def test_a_declined_charge_after_the_price_step_still_releases_the_stock(fakes, 
     assert (saga.state, saga.order.status) == ("failed", "failed")
     assert fakes.inventory.reservations[str(saga.id)].status == Reservation.RELEASED
     assert fakes.inventory.stock[product] == 10, "a declined charge must give the stock back"
+
+
+def test_the_models_and_their_migrations_agree():
+    # A field's choices are part of its migration, and no database enforces them: without the
+    # migration every test of the step passes, `migrate` warns of unrecorded changes, and the
+    # next `makemigrations` folds this change into someone else's.
+    planned = io.StringIO()
+    try:
+        call_command("makemigrations", "orders", check=True, dry_run=True, stdout=planned)
+    except SystemExit:
+        pytest.fail(
+            "the orders models have changes no migration records:\n"
+            f"{planned.getvalue()}"
+            "make it: cd 04-services && PYTHONPATH=../proto/_generated "
+            "../.venv/bin/python -m orders makemigrations orders"
+        )

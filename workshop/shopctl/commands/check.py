@@ -1,5 +1,6 @@
 """`shopctl check`: list the checked exercises, or run one exercise's check on the stage in the
-working tree and say whether the task is done, with the exercise's hint when it is not."""
+working tree and say whether the task is done, with one of the exercise's hints when it is not:
+the first a nudge, each next one (`--hint 2`, `make check HINT=2`) more, the last the answer."""
 
 import textwrap
 
@@ -9,11 +10,12 @@ from shopctl.exercises import Exercise, find_exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
 
 
-def check(exercise_id: str | None) -> int:
+def check(exercise_id: str | None, *, hint: int = 1) -> int:
     if not exercise_id:
         list_exercises(load_exercises())
         return 0
     exercise = find_exercise(exercise_id)
+    hint_text = exercise.hint(hint)  # a wrong HINT= is refused before the check runs
     print(f"exercise {exercise.id}: {exercise.title}")
     print(f"  the task: workshop/{exercise.chapter}")
     print(f"  checking {exercise.folder}/ with {exercise.check.relative_to(REPO_ROOT)} …\n")
@@ -33,8 +35,11 @@ def check(exercise_id: str | None) -> int:
             f"NOT YET: {exercise.id}: the check could not run (pytest exit code {returncode}); "
             "an import or syntax error in your change is the usual cause: read the error above."
         )
-    print("Hint:")
-    print(textwrap.indent(textwrap.fill(exercise.hint, width=92), "  "))
+    last = len(exercise.hints)
+    print(f"Hint {hint} of {last}{' (the answer)' if hint == last else ''}:")
+    print(textwrap.indent(textwrap.fill(hint_text, width=92), "  "))
+    if hint < last:
+        print(f"Stuck? `make check EXERCISE={exercise.id} HINT={hint + 1}` says more.")
     return 1
 
 
