@@ -2,11 +2,18 @@
 
 These tests commit for real (`transaction=True`): a thread has its own database connection
 and cannot see data inside another connection's open transaction. On PostgreSQL the threads
-really run side by side and wait on row locks (SELECT ... FOR UPDATE); on SQLite the
-IMMEDIATE transactions of settings.py make them take turns. Either way, the promises hold.
+really run side by side and wait on row locks (SELECT ... FOR UPDATE). On SQLite the
+IMMEDIATE transactions of settings.py make every writer wait for the one before: the promises
+hold, but a race there passes with or without the row locks, so the races that are about
+the locks run on PostgreSQL only (skipped on SQLite, saying why), and the last test proves
+that they fail on a copy of the code without the locks. What the others prove on SQLite is
+that writers queue instead of failing with "database is locked".
 """
 
+import inspect
+import sys
 import threading
+import types
 
 import pytest
 from django.db import connection
@@ -47,6 +54,15 @@ def stock_of(product) -> int:
     return StockLevel.objects.get(product=product).available
 
 
+row_locks = pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="about the row locks: SQLite runs one writing transaction at a time (IMMEDIATE), "
+    "so the race passes with or without select_for_update(); it proves the locks on "
+    "PostgreSQL (DATABASE_URL), where CI runs it",
+)
+
+
+@row_locks
 @pytest.mark.django_db(transaction=True)
 def test_ten_checkouts_of_the_last_three_units_sell_exactly_three(make_product, make_cart):
     limited = make_product(stock=3)
@@ -70,6 +86,7 @@ def test_ten_checkouts_of_the_last_three_units_sell_exactly_three(make_product, 
     assert set(Charge.objects.values_list("order_id", flat=True)) == {o.id for o in orders}
 
 
+@row_locks
 @pytest.mark.django_db(transaction=True)
 def test_five_checkouts_of_one_cart_at_once_place_one_order(make_product, make_cart):
     # A double click without an Idempotency-Key: the cart's row lock makes the later
@@ -136,7 +153,8 @@ def test_checkouts_and_cancellations_of_the_same_products_do_not_deadlock(
 ):
     # Both take the stock rows in product order, whatever the order of the lines, so neither
     # can hold one row while waiting for the other's (PostgreSQL would abort one of them
-    # with "deadlock detected").
+    # with "deadlock detected"). On SQLite: without IMMEDIATE transactions, two of them would
+    # both read, then fail to upgrade to a write lock with "database is locked".
     kettle = make_product(stock=100)
     teapot = make_product(stock=100)
     to_cancel = [make_order([(teapot, 1), (kettle, 1)]) for _ in range(4)]
@@ -154,3 +172,38 @@ def test_checkouts_and_cancellations_of_the_same_products_do_not_deadlock(
     assert all(isinstance(outcome, Order) for outcome in outcomes), outcomes
     assert (stock_of(kettle), stock_of(teapot)) == (96, 96)
     assert Order.objects.filter(status=Order.Status.CONFIRMED).count() == 4
+
+
+def services_without_row_locks() -> types.ModuleType:
+    """A copy of shop.services whose place_order takes no row lock: the `.select_for_update()`
+    of its cart and stock queries removed. (Should place_order ever lock elsewhere, the copy
+    still locks, the races pass on it, and the test below says so.)"""
+    source = inspect.getsource(services)
+    start = source.index("def place_order(")
+    end = source.index("\ndef ", start)
+    place_order = source[start:end]
+    copy = types.ModuleType("shop.services_without_row_locks")
+    copy.__package__ = "shop"
+    source = source[:start] + place_order.replace(".select_for_update()", "") + source[end:]
+    exec(compile(source, services.__file__, "exec"), copy.__dict__)
+    return copy
+
+
+@row_locks
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "race",
+    [
+        test_ten_checkouts_of_the_last_three_units_sell_exactly_three,
+        test_five_checkouts_of_one_cart_at_once_place_one_order,
+    ],
+    ids=["stock rows", "cart row"],
+)
+def test_without_the_row_locks_the_race_fails(race, monkeypatch, make_product, make_cart):
+    # Proves the races above can fail: run against a copy of the code without the locks,
+    # each must. (Ten threads released together interleave well enough on PostgreSQL to
+    # show the race every time: 25 runs out of 25 did, for each race.)
+    monkeypatch.setattr(sys.modules[__name__], "services", services_without_row_locks())
+
+    with pytest.raises(AssertionError):  # else: "DID NOT RAISE", the race proves no lock
+        race(make_product, make_cart)

@@ -1,22 +1,11 @@
 """PlaceOrder: check the request, honour its Idempotency-Key, run the checkout saga live.
 
 Stage 03 did all of this in one transaction. Here only the first step is a transaction of
-ours (the pending order and its saga); the rest are calls to other services, each written
-down in the saga before and after it is made (sagas.py):
-
-1. the pending order and its saga, priced by the catalog (a refusal: ValidationFailed,
-   CartClosed, and nothing was written). Another checkout of the cart under way is waited
-   for first, as the cart's row lock made it wait at stages 01-03;
-2. inventory.Reserve. OutOfStock: the order fails, nothing is held. No answer: go back at
-   once (Release);
-3. payments.CreateCharge. Declined or a bad token: go back (Release). No answer: left to the
-   recovery, because only the payments service knows whether it charged (the recovery voids
-   the charge's key to find out for good). VOIDED: the recovery gave this checkout up while
-   the call was on its way, and nothing was taken: go back, or leave it to the recovery if
-   it has the saga already; never confirm;
-4. inventory.Commit. The hold expired: go back (Release, refund). No answer: left to the
-   recovery, which goes forward (the money is taken);
-5. confirm, in one transaction: the order, the cart, the outbox event.
+ours: the pending order and its saga, priced by the catalog (a refusal: ValidationFailed,
+CartClosed, and nothing was written). Another checkout of the cart under way is waited for
+first, as the cart's row lock made it wait at stages 01-03. The rest are calls to other
+services, each written down in the saga before and after it is made: the saga's steps, in
+sagas.py (`sagas.run_checkout`: reserve, charge, commit, confirm).
 
 "No answer" reaches the caller as ServiceUnavailable, naming the service that failed and
 saying what became of the payment (details["payment"]): "none" before any charge was asked
@@ -34,21 +23,12 @@ its order). A failed checkout gives its key up, so the same request again is a n
 as at stages 01-03.
 """
 
-import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
-from typing import NoReturn
 
-from chassis import deadlines, telemetry
-from chassis.errors import (
-    IdempotencyKeyReused,
-    PaymentDeclined,
-    ServiceUnavailable,
-    ShopError,
-    ValidationFailed,
-)
+from chassis import telemetry
+from chassis.errors import IdempotencyKeyReused, ServiceUnavailable, ValidationFailed
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -57,18 +37,6 @@ from . import carts, orders, remote, sagas
 from .models import CheckoutSaga, Order, OrderLine
 
 MAX_IDEMPOTENCY_KEY = Order._meta.get_field("idempotency_key").max_length
-VOIDED = "The payment was not confirmed in time and was cancelled."
-# What the customer is told of the payment when a checkout ends in ServiceUnavailable.
-PAYMENT_WORDS = {
-    "none": "Nothing was charged; the checkout can be tried again.",
-    "unknown": (
-        "Order {order_id} is pending and the payment may have been taken: do not check out "
-        "again with a new Idempotency-Key; send the same request with the same key to learn "
-        "how it ended (confirmed, or cancelled and refunded)."
-    ),
-    "refunded": "The charge was refunded.",
-}
-Step = CheckoutSaga.Step
 
 
 class _KeyTaken(Exception):
@@ -97,7 +65,7 @@ def place_order(
             if earlier is not None:
                 return earlier, True
         try:
-            with _payment_is("none"):
+            with sagas.payment_is("none"):
                 saga = _begin(
                     cart_id=cart_id,
                     email=email,
@@ -114,7 +82,7 @@ def place_order(
                     "This cart is being checked out; try again shortly."
                 ) from None
             continue
-        return _run(saga, payment_token=payment_token), False
+        return orders.view(sagas.run_checkout(saga, payment_token=payment_token)), False
     raise ServiceUnavailable("Other requests for this cart keep getting in first; try again.")
 
 
@@ -207,82 +175,3 @@ def _begin(
         if idempotency_key and Order.objects.filter(idempotency_key=idempotency_key).exists():
             raise _KeyTaken() from None
         raise
-
-
-def _run(saga: CheckoutSaga, *, payment_token: str) -> orders.Order:
-    """Steps 2 to 5 (the list in the module's docstring)."""
-    order = saga.order
-    with _payment_is("none"):
-        try:
-            quantities = dict(order.lines.values_list("product_id", "quantity"))
-            remote.reserve(saga, quantities=quantities)
-        except ShopError as error:
-            if isinstance(error, sagas.UNCERTAIN):
-                _go_back_now(saga, error)
-            sagas.fail(saga, reason=error)  # all lines or none: nothing is held
-            raise
-
-    sagas.move(saga, step=Step.CHARGE, charge_key=f"charge-{order.id}")
-    try:
-        charge = remote.create_charge(
-            saga, amount_cents=order.total_cents, payment_token=payment_token
-        )
-    except ShopError as error:
-        if isinstance(error, sagas.UNCERTAIN):
-            sagas.note_error(saga, error)
-            with _payment_is("unknown", order_id=order.id):
-                raise
-        with _payment_is("none"):
-            _go_back_now(saga, error)
-    with _payment_is("none"):
-        if charge.status == remote.VOIDED:
-            _go_back_now(saga, ServiceUnavailable(VOIDED, details={"service": "payments"}))
-        if charge.status != remote.APPROVED:
-            _go_back_now(saga, PaymentDeclined())
-
-    # TakenOver here (raised as it is): the driver that took the saga over can only have
-    # voided its key after this charge was made (else the charge would be VOIDED), so
-    # VoidCharge answered it this charge: it ends the saga forward, or back with a refund.
-    sagas.move(saga, charge_id=charge.charge_id)
-    with _payment_is("unknown", order_id=order.id):
-        try:
-            order = sagas.go_forward(saga)
-        except ShopError as error:
-            sagas.note_error(saga, error)  # charged: the recovery goes forward from here
-            raise
-    if order.status != Order.Status.CONFIRMED:
-        # The hold ended before the commit (sagas.go_forward went back and refunded).
-        with _payment_is("refunded"):
-            raise ServiceUnavailable(
-                "The stock could not be sold after all.", details={"service": "inventory"}
-            )
-    return orders.view(order)
-
-
-@contextlib.contextmanager
-def _payment_is(payment: str, *, order_id: uuid.UUID | None = None) -> Iterator[None]:
-    """A ServiceUnavailable raised inside says what became of the payment (PAYMENT_WORDS)."""
-    try:
-        yield
-    except ServiceUnavailable as error:
-        if error.details and "payment" in error.details:
-            raise
-        error.message = f"{error.message} {PAYMENT_WORDS[payment].format(order_id=order_id)}"
-        error.args = (error.message,)
-        error.details = {**(error.details or {}), "payment": payment}
-        raise
-
-
-def _go_back_now(saga: CheckoutSaga, error: ShopError) -> NoReturn:
-    """Compensate at once and raise `error`; if a service needed to go back is down, raise
-    that instead and leave the rest to the recovery."""
-    try:
-        sagas.go_back(saga, reason=error)
-    except sagas.TakenOver:
-        raise  # another driver (the recovery) has the saga and ends it: leave it be
-    except ShopError as stuck:
-        sagas.note_error(saga, stuck)
-        if isinstance(stuck, deadlines.OutOfTime) and isinstance(error, ServiceUnavailable):
-            raise error from stuck  # no time left to go back: what failed is still `error`
-        raise stuck from error
-    raise error

@@ -1,8 +1,10 @@
-"""The checkout saga's moves: forward to a confirmed order, back to a failed one, a confirmed
-order's cancellation, and the recovery of sagas a crash left half-way.
+"""The checkout saga: the moves it may make (TRANSITIONS), its steps forward to a confirmed
+order and back to a failed one, a confirmed order's cancellation, and the recovery of sagas a
+crash left half-way.
 
-A saga's row says where it is (see models.CheckoutSaga). Three rules keep "nothing is
-charged without a confirmed order, and no stock is lost" true whatever fails, whenever:
+A saga's row says where it is: its (state, step) (see models.CheckoutSaga). Three rules keep
+"nothing is charged without a confirmed order, and no stock is lost" true whatever fails,
+whenever:
 
 - Before the charge, any doubt goes back: nothing was paid, so giving the stock back is
   always right (a Release of a reservation that never happened leaves a tombstone, so a
@@ -20,19 +22,31 @@ charged without a confirmed order, and no stock is lost" true whatever fails, wh
 
 Every call is idempotent by its key (remote.py), so a direction is always driven from its
 first step: a driver that takes over a saga half-way simply redoes what may have been done,
-and nothing happens twice. Each step is written down before its call (`move`), and every
-move is a compare-and-set on the saga's (state, step): if another driver moved it first
-(the recovery, while a slow request was still on its way; a second CancelOrder), this one
-stops with TakenOver and leaves the saga to it.
+and nothing happens twice. Each step is written down before its call (`move`). Every move is
+one that TRANSITIONS allows (anything else is a bug: IllegalMove, and nothing is written),
+and a compare-and-set on the saga's (state, step): if another driver moved it first (the
+recovery, while a slow request was still on its way; a second CancelOrder), this one stops
+with TakenOver and leaves the saga to it.
 """
 
+import contextlib
 import logging
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import NoReturn
 
 from chassis import deadlines, outbox, telemetry
-from chassis.errors import InternalError, InvalidState, NotFound, ServiceUnavailable, ShopError
+from chassis.errors import (
+    InternalError,
+    InvalidState,
+    NotFound,
+    PaymentDeclined,
+    ServiceUnavailable,
+    ShopError,
+)
 from chassis.order_events import OrderCancelled, OrderConfirmed, OrderedItem, OrderEvent
 from django.conf import settings
 from django.db import transaction
@@ -52,6 +66,71 @@ UNCERTAIN = (ServiceUnavailable, InternalError)
 # running after that waits for a service that is down, and the recovery will end it.
 WAIT_CALLS = 3
 POLL_SECONDS = 0.05
+VOIDED = "The payment was not confirmed in time and was cancelled."
+# What the customer is told of the payment when a checkout ends in ServiceUnavailable.
+PAYMENT_WORDS = {
+    "none": "Nothing was charged; the checkout can be tried again.",
+    "unknown": (
+        "Order {order_id} is pending and the payment may have been taken: do not check out "
+        "again with a new Idempotency-Key; send the same request with the same key to learn "
+        "how it ended (confirmed, or cancelled and refunded)."
+    ),
+    "refunded": "The charge was refunded.",
+}
+
+# --- the moves a saga may make ---------------------------------------------------------------
+# From each place a saga can be, (state, step), the places `move` may take it to. Drawn in
+# ../README.md ("The saga's moves"), and tests/test_sagas.py keeps the drawing and this table
+# the same. A move to where the saga already is: a driver that took the saga over redoes the
+# first step of its direction (every call is idempotent), or notes the approved charge's id.
+Place = tuple[str, str]
+TRANSITIONS: dict[Place, tuple[Place, ...]] = {
+    # forward: run_checkout, then go_forward (also the recovery, once the charge is approved)
+    (State.RUNNING, Step.RESERVE): (
+        (State.RUNNING, Step.CHARGE),  # held: ask for the money
+        (State.FAILED, Step.DONE),  # refused (out of stock): nothing is held
+        (State.COMPENSATING, Step.RELEASE),  # no answer: give back what may be held
+    ),
+    (State.RUNNING, Step.CHARGE): (
+        (State.RUNNING, Step.CHARGE),  # approved: its charge id noted
+        (State.RUNNING, Step.COMMIT),
+        (State.COMPENSATING, Step.RELEASE),  # declined, voided, or the recovery found none
+    ),
+    (State.RUNNING, Step.COMMIT): (
+        (State.RUNNING, Step.COMMIT),  # the recovery: charge id noted, commit redone
+        (State.RUNNING, Step.CONFIRM),
+        (State.COMPENSATING, Step.RELEASE),  # the hold had expired: back, refunding
+    ),
+    (State.RUNNING, Step.CONFIRM): (
+        (State.RUNNING, Step.CONFIRM),  # the recovery: charge id noted
+        (State.RUNNING, Step.COMMIT),  # the recovery goes forward from its first step
+        (State.CONFIRMED, Step.DONE),
+        (State.COMPENSATING, Step.RELEASE),  # the recovery found no approved charge
+    ),
+    # back: go_back, then fail
+    (State.COMPENSATING, Step.RELEASE): (
+        (State.COMPENSATING, Step.RELEASE),  # the recovery goes back from its first step
+        (State.COMPENSATING, Step.REFUND),  # a charge was asked for: settle it
+        (State.FAILED, Step.DONE),
+    ),
+    (State.COMPENSATING, Step.REFUND): (
+        (State.COMPENSATING, Step.RELEASE),  # the recovery goes back from its first step
+        (State.FAILED, Step.DONE),
+    ),
+    # a confirmed order's cancellation: cancel
+    (State.CONFIRMED, Step.DONE): ((State.CANCELLING, Step.REFUND),),
+    (State.CANCELLING, Step.REFUND): (
+        (State.CANCELLING, Step.REFUND),  # the next CancelOrder, or the recovery, redoes it
+        (State.CANCELLING, Step.RELEASE),
+    ),
+    (State.CANCELLING, Step.RELEASE): (
+        (State.CANCELLING, Step.REFUND),  # the next CancelOrder, or the recovery, from the start
+        (State.CANCELLED, Step.DONE),
+    ),
+    # the ends
+    (State.FAILED, Step.DONE): (),
+    (State.CANCELLED, Step.DONE): (),
+}
 
 
 class TakenOver(ServiceUnavailable):
@@ -60,9 +139,21 @@ class TakenOver(ServiceUnavailable):
     message = "This order is being processed by another request; try again shortly."
 
 
+class IllegalMove(Exception):
+    """A move TRANSITIONS does not allow: a bug in the saga's code, never the caller's."""
+
+
 def move(saga: CheckoutSaga, **changes) -> None:
     """Write the saga's next state or step (and any other fields), if nobody moved it since
-    this driver last read it; else raise TakenOver. Updates `saga` in place."""
+    this driver last read it; else raise TakenOver. A move TRANSITIONS does not allow raises
+    IllegalMove and writes nothing. Updates `saga` in place."""
+    here = (saga.state, saga.step)
+    there = (changes.get("state", saga.state), changes.get("step", saga.step))
+    if there not in TRANSITIONS.get(here, ()):
+        raise IllegalMove(
+            f"saga {saga.pk}: no move from {'/'.join(here)} to {'/'.join(there)} "
+            "(the allowed moves are sagas.TRANSITIONS)"
+        )
     changes["updated_at"] = timezone.now()
     moved = CheckoutSaga.objects.filter(pk=saga.pk, state=saga.state, step=saga.step).update(
         **changes
@@ -97,7 +188,72 @@ def note_error(saga: CheckoutSaga, error: Exception) -> None:
     )
 
 
-# --- the two directions ----------------------------------------------------------------------
+# --- forward ---------------------------------------------------------------------------------
+def run_checkout(saga: CheckoutSaga, *, payment_token: str) -> Order:
+    """The checkout's steps after its first (checkout._begin: the pending order and this
+    saga, at running/reserve), as the request that began it runs them:
+
+    1. inventory.Reserve. OutOfStock: the order fails, nothing is held. No answer: go back at
+       once (Release);
+    2. payments.CreateCharge. Declined or a bad token: go back (Release). No answer: left to
+       the recovery, because only the payments service knows whether it charged (the
+       recovery voids the charge's key to find out for good). VOIDED: the recovery gave this
+       checkout up while the call was on its way, and nothing was taken: go back, or leave it
+       to the recovery if it has the saga already; never confirm;
+    3. inventory.Commit. The hold expired: go back (Release, refund). No answer: left to the
+       recovery, which goes forward (the money is taken);
+    4. confirm, in one transaction: the order, the cart, the outbox event.
+
+    Returns the confirmed order. A failure raises its error, saying what became of the
+    payment (payment_is)."""
+    order = saga.order
+    with payment_is("none"):
+        try:
+            quantities = dict(order.lines.values_list("product_id", "quantity"))
+            remote.reserve(saga, quantities=quantities)
+        except ShopError as error:
+            if isinstance(error, UNCERTAIN):
+                _go_back_now(saga, error)
+            fail(saga, reason=error)  # all lines or none: nothing is held
+            raise
+
+    move(saga, step=Step.CHARGE, charge_key=f"charge-{order.id}")
+    try:
+        charge = remote.create_charge(
+            saga, amount_cents=order.total_cents, payment_token=payment_token
+        )
+    except ShopError as error:
+        if isinstance(error, UNCERTAIN):
+            note_error(saga, error)
+            with payment_is("unknown", order_id=order.id):
+                raise
+        with payment_is("none"):
+            _go_back_now(saga, error)
+    with payment_is("none"):
+        if charge.status == remote.VOIDED:
+            _go_back_now(saga, ServiceUnavailable(VOIDED, details={"service": "payments"}))
+        if charge.status != remote.APPROVED:
+            _go_back_now(saga, PaymentDeclined())
+
+    # TakenOver here (raised as it is): the driver that took the saga over can only have
+    # voided its key after this charge was made (else the charge would be VOIDED), so
+    # VoidCharge answered it this charge: it ends the saga forward, or back with a refund.
+    move(saga, charge_id=charge.charge_id)
+    with payment_is("unknown", order_id=order.id):
+        try:
+            order = go_forward(saga)
+        except ShopError as error:
+            note_error(saga, error)  # charged: the recovery goes forward from here
+            raise
+    if order.status != Order.Status.CONFIRMED:
+        # The hold ended before the commit (go_forward went back and refunded).
+        with payment_is("refunded"):
+            raise ServiceUnavailable(
+                "The stock could not be sold after all.", details={"service": "inventory"}
+            )
+    return order
+
+
 def go_forward(saga: CheckoutSaga) -> Order:
     """From an approved charge (saga.charge_id) to a confirmed order: commit the reservation,
     then confirm. Returns the order: confirmed, or failed when the inventory refused the
@@ -119,6 +275,7 @@ def go_forward(saga: CheckoutSaga) -> Order:
     return order
 
 
+# --- back ------------------------------------------------------------------------------------
 def go_back(saga: CheckoutSaga, *, reason: Exception | str) -> Order:
     """Undo a checkout: give the stock back, refund the charge if one was approved, mark the
     order failed (its cart stays open). Returns the failed order."""
@@ -149,6 +306,21 @@ def fail(saga: CheckoutSaga, *, reason: Exception | str) -> Order:
         order.save(update_fields=["status", "idempotency_key"])
     logger.info("event=order_failed order=%s reason=%s", order.id, saga.last_error)
     return order
+
+
+def _go_back_now(saga: CheckoutSaga, error: ShopError) -> NoReturn:
+    """Compensate at once and raise `error`; if a service needed to go back is down, raise
+    that instead and leave the rest to the recovery."""
+    try:
+        go_back(saga, reason=error)
+    except TakenOver:
+        raise  # another driver (the recovery) has the saga and ends it: leave it be
+    except ShopError as stuck:
+        note_error(saga, stuck)
+        if isinstance(stuck, deadlines.OutOfTime) and isinstance(error, ServiceUnavailable):
+            raise error from stuck  # no time left to go back: what failed is still `error`
+        raise stuck from error
+    raise error
 
 
 # --- cancellation ----------------------------------------------------------------------------
@@ -260,6 +432,20 @@ def _claim(*, older_than_seconds: float, limit: int) -> list[CheckoutSaga]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def payment_is(payment: str, *, order_id: uuid.UUID | None = None) -> Iterator[None]:
+    """A ServiceUnavailable raised inside says what became of the payment (PAYMENT_WORDS)."""
+    try:
+        yield
+    except ServiceUnavailable as error:
+        if error.details and "payment" in error.details:
+            raise
+        error.message = f"{error.message} {PAYMENT_WORDS[payment].format(order_id=order_id)}"
+        error.args = (error.message,)
+        error.details = {**(error.details or {}), "payment": payment}
+        raise
+
+
 def _order(saga: CheckoutSaga) -> Order:
     return Order.objects.prefetch_related("lines").get(pk=saga.order_id)
 

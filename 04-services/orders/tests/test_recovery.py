@@ -339,7 +339,7 @@ def test_a_live_checkout_still_driving_when_its_charge_answers_voided_goes_back_
     order = only_order()
     saga = saga_of(order.id)
     assert (order.status, saga.state) == ("failed", "failed")
-    assert saga.last_error == f"service_unavailable: {checkout.VOIDED}"  # the live one's
+    assert saga.last_error == f"service_unavailable: {sagas.VOIDED}"  # the live one's
     assert fakes.payments.charge_of(order.id).status == Charge.VOIDED
     assert fakes.inventory.stock[1] == 100
     assert_nothing_charged_without_a_confirmed_order(fakes)
