@@ -74,7 +74,8 @@ help:
 	@echo "  SLO=$(SLO)          capacity: the p95 (ms) a stage must keep with no failed request"
 	@echo "  STEP=$(STEP)        capacity: how long each step of rising load lasts"
 	@echo "  MAX_USERS=$(MAX_USERS)     capacity: users (requests in flight) of the last step (1, 2, 4, ... up to it)"
-	@echo "  ONLY=saturation  bench: only the ratios at saturation (ONLY=costs: only the rest)"
+	@echo "  ONLY=saturation  bench: only the ratios at saturation (ONLY=costs: only the rest;"
+	@echo "                   ONLY=tracing: only stage 04 with tracing off and on)"
 	@echo "  PYTHON=$(PYTHON)   the interpreter (3.11 or newer) that builds .venv/"
 	@echo
 	@echo "environment: DATABASE_URL=postgres://... BROKER_URL=amqp://... switch from the embedded"

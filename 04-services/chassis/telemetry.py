@@ -52,7 +52,7 @@ def setup(process: str) -> None:
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return  # set up already (a test that starts a command twice)
     provider = TracerProvider(
-        resource=Resource.create({SERVICE_NAME: f"shop-{STAGE_NUMBER}.{process}"}),
+        resource=HashedOnce(Resource.create({SERVICE_NAME: f"shop-{STAGE_NUMBER}.{process}"})),
         # OTEL_TRACES_SAMPLER (e.g. parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1) keeps
         # a share of the traces when every one costs too much; by default, all of them.
         sampler=None if "OTEL_TRACES_SAMPLER" in os.environ else ParentBased(SkipLoneClientSpans()),
@@ -85,6 +85,22 @@ def setup(process: str) -> None:
 def spans_file() -> Path:
     var_dir = os.environ.get("SHOP_VAR_DIR") or STAGE_DIR.parent / "var" / STAGE_DIR.name
     return Path(var_dir).resolve() / "traces" / "spans.jsonl"
+
+
+class HashedOnce(Resource):
+    """The process's resource (its service name, the SDK's version), hashed once.
+
+    The OTLP encoder groups the spans of every batch by their resource, a dict lookup per
+    span, and the SDK's Resource computes its hash by JSON-encoding its attributes each time:
+    under load that was 40 % of the catalog service's export work (py-spy; workshop/
+    comparison.md, "the cost of seeing"). A resource never changes, so its hash need not."""
+
+    def __init__(self, resource: Resource):
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 class SkipLoneClientSpans(Sampler):

@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from shopctl import ShopctlError, protos
-from shopctl.commands.bench import PARTS, bench
+from shopctl.commands.bench import ONLY, PARTS, bench
 from shopctl.commands.capacity import capacity
 from shopctl.commands.check import check
 from shopctl.commands.compare import compare
@@ -72,9 +72,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
     bench_parser.add_argument(
         "--only",
-        choices=PARTS,
+        choices=ONLY,
         help="costs: against the floors, queries per request; saturation: the stages' ratios "
-        "at their limit, against their goals (default: both)",
+        "at their limit, against their goals (default: both); tracing: only the costs' row of "
+        "stage 04 with tracing off and on",
     )
     doctor_parser = commands.add_parser(
         "doctor", help="is this machine ready for the course (Python, packages, ports, stages)"

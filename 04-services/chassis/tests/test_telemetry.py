@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -193,3 +194,13 @@ def test_a_lone_query_starts_no_trace_but_a_request_or_an_event_does():
     assert not decision(SpanKind.CLIENT)
     assert decision(SpanKind.SERVER) and decision(SpanKind.CONSUMER)
     assert decision(SpanKind.INTERNAL)
+
+
+def test_the_process_resource_hashed_once_is_the_same_resource():
+    resource = Resource.create({SERVICE_NAME: "shop-04.test"})
+
+    hashed = telemetry.HashedOnce(resource)
+
+    assert hashed == resource and hash(hashed) == hash(resource)
+    assert dict(hashed.attributes) == dict(resource.attributes)
+    assert hashed.schema_url == resource.schema_url

@@ -11,7 +11,8 @@ same run, on the same machine, by the same client.
 - Queries per request on the hot endpoints, at every stage.
 - At saturation (shopctl/saturation.py): stage 04 against stage 01 path by path, stage 03
   through its proxy against direct, stage 01's list against its health check; each ratio
-  measured side by side and set against the goal it has. `--only saturation` runs just this.
+  measured side by side and set against the goal it has. `--only saturation` runs just this,
+  `--only tracing` just the tracing row.
 
 Latency: sequential requests, one at a time, each on a new connection (gunicorn's sync
 workers close every connection), p50 and p95. Throughput: CLIENTS processes sending
@@ -70,6 +71,9 @@ class Row:
 
 
 PARTS = ("costs", "saturation")
+# `--only` takes a part, or one row of the costs: the tracing row alone, to compare a change
+# to the tracing setup without the minutes the other rows take.
+ONLY = (*PARTS, "tracing")
 
 
 def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS, parts=PARTS) -> int:
@@ -89,6 +93,10 @@ def bench(requests: int = LATENCY_REQUESTS, seconds: int = THROUGHPUT_SECONDS, p
         rows += _tracing_cost(stages, requests, seconds)
         queries = {stage.name: _count_queries(stage, report_dir) for stage in stages}
         text = _markdown(rows, queries, {})
+    elif "tracing" in parts:
+        print(f"shopctl: bench, the tracing row: {requests} sequential requests and {seconds} s "
+              f"of {CLIENTS} clients, four times")  # fmt: skip
+        text = _markdown(_tracing_cost(stages, requests, seconds), {}, {})
     if "saturation" in parts:
         print("shopctl: bench, at saturation")
         ratios, latencies = saturation.measure({stage.number: stage for stage in stages})
@@ -375,6 +383,8 @@ def _markdown(rows: list[Row], queries: dict[str, dict[str, int] | str], setting
             f"{floor.requests_per_second:.0f} | {measured.requests_per_second:.0f} | "
             f"{measured.requests_per_second / floor.requests_per_second:.2f} |"
         )
+    if not queries:  # `--only tracing`: no stage's queries were counted
+        return "\n".join(lines) + "\n" + (_settings_markdown(settings) if settings else "")
     lines += ["", "## Queries per request", ""]
     # In the order the counter sends them (a dict keeps it), every stage's names once.
     requests = list(
