@@ -14,6 +14,10 @@ from shopctl import ShopctlError
 from shopctl.broker_proxy import BrokerProxy, proxied_url, read_state
 from shopctl.runner import free_port
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 
 class Echo(socketserver.BaseRequestHandler):
     def handle(self):

@@ -30,6 +30,10 @@ from docker_checks import (
 )
 from shopctl.stages import REPO_ROOT, Stage
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 STAGES = stages_with_a_procfile(REPO_ROOT)
 MONOLITH = Stage(name="01-monolith", number="01", path=REPO_ROOT / "01-monolith")

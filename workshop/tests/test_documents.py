@@ -25,6 +25,10 @@ from documents import (
 from shopctl.env import tool_environment
 from shopctl.stages import REPO_ROOT
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 PAGES = markdown_files(REPO_ROOT)
 MAKEFILE = Makefile.read(REPO_ROOT / "Makefile")
 TOP_LEVEL = {path.name for path in REPO_ROOT.iterdir() if not path.name.startswith(".")}

@@ -4,6 +4,7 @@ pass by reading nothing."""
 
 from pathlib import Path
 
+import pytest
 from documents import (
     Makefile,
     anchors,
@@ -17,6 +18,10 @@ from documents import (
     stage_pictures,
 )
 from shopctl.stages import REPO_ROOT
+
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
 
 MAKEFILE = Makefile(targets={"run", "test"}, variables={"STAGE"})
 

@@ -18,6 +18,10 @@ from shopctl.env import DEFAULT_PORT, stage_environment, tool_environment
 from shopctl.exercises import CHECKS_DIR, SOLUTIONS_DIR, Exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 EXERCISES = load_exercises()
 WORKSHOP = REPO_ROOT / "workshop"
 # What a copy of a stage leaves out: what a run or a test wrote, not what is committed.

@@ -28,6 +28,10 @@ from k8s_checks import (
 )
 from shopctl.stages import REPO_ROOT, find_stage
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 K8S = REPO_ROOT / "deploy" / "k8s"
 STAGES = {number: find_stage(number) for number in OVERLAYS}
 # The pages that show `kubectl` commands to a learner.

@@ -5,6 +5,10 @@ from shopctl import ShopctlError
 from shopctl.locust_run import aggregated, percentile, read_stats, seconds_of
 from test_report import RECORDED
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 
 @pytest.mark.parametrize(
     ("timespan", "seconds"), [("90", 90), ("45s", 45), ("2m", 120), ("1h30m", 5400), ("1m5s", 65)]

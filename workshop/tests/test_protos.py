@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 from shopctl import protos
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 BEFORE = """
 syntax = "proto3";
 package shop.demo.v1;

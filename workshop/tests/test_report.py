@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from shopctl.report import StageRun, chart, group_of, markdown, stage_table
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 RECORDED = Path(__file__).parent / "data" / "locust"
 
 

@@ -5,6 +5,10 @@ from shopctl import ShopctlError
 from shopctl.commands.test import what_to_test
 from shopctl.stages import Stage, all_stages
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 
 def stage_with_procfile(tmp_path, text: str) -> Stage:
     (tmp_path / "Procfile").write_text(text)

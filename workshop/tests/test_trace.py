@@ -31,6 +31,10 @@ from shopctl.commands.trace import bar, milliseconds, trace, tree_prefixes
 from shopctl.stages import REPO_ROOT
 from shopctl.traces import assemble, parse_export_request, read_span_files
 
+# Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
+# these once, in its embedded run (`shopctl test`, SHOPCTL_SKIP_SAME_IN_EVERY_MODE).
+pytestmark = pytest.mark.same_in_every_mode
+
 RECORDED = Path(__file__).parent / "data" / "traces" / "04-services"
 WRITTEN_BY_THE_SDK = Path(__file__).parent / "data" / "traces" / "sdk"
 PRODUCT_READ = "3316348dbadfb7b11c7c2ea235949419"
