@@ -9,6 +9,7 @@ printing the banner, while stopping), every process the run started is stopped o
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -39,6 +40,9 @@ STOP_GRACE = supervisor.STOP_WAIT_SECONDS + 5.0
 # a release command cut short).
 RUN_ID_VARIABLE = "SHOPCTL_RUN_ID"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# free_port draws from FIRST_PORT up to the start of the OS's ephemeral range.
+FIRST_PORT = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def port_is_free(port: int) -> bool:
@@ -54,14 +58,27 @@ def port_is_free(port: int) -> bool:
 
 def free_port(offsets: Sequence[int] = (0,)) -> int:
     """A port nobody listens on now, nor on port + each offset (a stage's other processes:
-    `Stage.port_offsets()`); the OS picks it, so parallel runs do not collide."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + max(offsets) <= 65535 and all(port_is_free(port + n) for n in offsets):
+    `Stage.port_offsets()`), drawn at random so that parallel runs do not collide.
+
+    Drawn below the range the OS hands out to outgoing connections (ephemeral ports): a
+    stage's ports taken from that range could be in use at any moment as the local end of
+    some connection (the stage's own, to its broker or database), and a server that starts
+    there would find its port taken."""
+    low, high = FIRST_PORT, _first_ephemeral_port() - max(offsets) - 1
+    for _ in range(200):
+        port = random.randint(low, high)
+        if all(port_is_free(port + n) for n in offsets):
             return port
-    raise ShopctlError(f"found no free port p with p + {list(offsets)} free too")
+    raise ShopctlError(f"found no free port p in {low}-{high} with p + {list(offsets)} free too")
+
+
+def _first_ephemeral_port() -> int:
+    """The lowest port of the OS's range for outgoing connections (Linux; elsewhere the
+    IANA range's start, which macOS uses)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
 
 
 def health(base_url: str) -> dict | None:

@@ -1,7 +1,7 @@
 """Reading a stage's Procfile the way honcho does: the processes, the release, the errors."""
 
 import pytest
-from shopctl import ShopctlError
+from shopctl import ShopctlError, runner
 from shopctl.commands.test import what_to_test
 from shopctl.stages import Stage, all_stages
 
@@ -118,3 +118,15 @@ def test_the_workshops_suite_runs_when_named_alone_or_beside_stages():
     assert what_to_test(["workshop"]) == (True, [])
     with_workshop, stages = what_to_test(["workshop", "04"])
     assert with_workshop and [stage.number for stage in stages] == ["04"]
+
+
+def test_a_free_port_for_a_stage_lies_below_the_ports_of_outgoing_connections():
+    """A stage's ports drawn from the ephemeral range could be the local end of any
+    connection on the machine at the moment a server binds them (a stop test saw a port
+    "still taken" that way)."""
+    offsets = (0, 1, 39)
+    for _ in range(20):
+        port = runner.free_port(offsets)
+        assert port >= runner.FIRST_PORT
+        assert port + max(offsets) < runner._first_ephemeral_port()
+        assert all(runner.port_is_free(port + offset) for offset in offsets)
