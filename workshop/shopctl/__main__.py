@@ -23,21 +23,33 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="shopctl", description="Run, test and load-test the stages of the workshop's shop."
     )
+    # Each command names the function that does it (`handler`); main() calls it.
     commands = parser.add_subparsers(dest="command", required=True)
 
     run_parser = commands.add_parser("run", help="start a stage on port 8000 until Ctrl-C")
     run_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
+    run_parser.set_defaults(handler=lambda arguments: run(arguments.stage))
 
     test_parser = commands.add_parser(
         "test", help="a stage's tests, the contract suite and a Locust smoke run"
     )
     _several_stages(test_parser)
+    test_parser.set_defaults(handler=lambda arguments: test(arguments.stages))
 
     load_parser = commands.add_parser("load", help="a Locust load run with CSV and HTML reports")
     load_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
     _load_shape(load_parser)
     load_parser.add_argument(
         "--host", help="load this URL instead of the running or a freshly started stage"
+    )
+    load_parser.set_defaults(
+        handler=lambda arguments: load(
+            arguments.stage,
+            users=arguments.users,
+            spawn_rate=arguments.spawn_rate,
+            duration=arguments.duration,
+            host=arguments.host,
+        )
     )
 
     compare_parser = commands.add_parser(
@@ -46,6 +58,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     _several_stages(compare_parser)
     _load_shape(compare_parser)
     _mode(compare_parser)
+    compare_parser.set_defaults(
+        handler=lambda arguments: compare(
+            arguments.stages,
+            users=arguments.users,
+            spawn_rate=arguments.spawn_rate,
+            duration=arguments.duration,
+            mode=arguments.mode,
+        )
+    )
 
     capacity_parser = commands.add_parser(
         "capacity",
@@ -62,11 +83,21 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--max-users", type=int, default=64, help="the last step's users (default: 64)"
     )
     _mode(capacity_parser)
+    capacity_parser.set_defaults(
+        handler=lambda arguments: capacity(
+            arguments.stages,
+            slo_ms=arguments.slo,
+            step_duration=arguments.step,
+            max_users=arguments.max_users,
+            mode=arguments.mode,
+        )
+    )
 
-    commands.add_parser(
+    protos_parser = commands.add_parser(
         "protos",
         help="regenerate proto/_generated/ and check the contracts against the last commit",
     )
+    protos_parser.set_defaults(handler=lambda arguments: check_protos())
     bench_parser = commands.add_parser(
         "bench", help="the workshop's costs (framework, proxy, gRPC hop, queries) against floors"
     )
@@ -77,12 +108,16 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "at their limit, against their goals (default: both); tracing: only the costs' row of "
         "stage 04 with tracing off and on",
     )
+    bench_parser.set_defaults(
+        handler=lambda arguments: bench(parts=(arguments.only,) if arguments.only else PARTS)
+    )
     doctor_parser = commands.add_parser(
         "doctor", help="is this machine ready for the course (Python, packages, ports, stages)"
     )
     doctor_parser.add_argument(
         "--quick", action="store_true", help="skip starting every stage (about 10 s each)"
     )
+    doctor_parser.set_defaults(handler=lambda arguments: doctor(quick=arguments.quick))
     check_parser = commands.add_parser(
         "check", help="an exercise's check: is the task done? (no exercise: list them)"
     )
@@ -96,15 +131,20 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="which hint to print if the task is not done: 1 a nudge (default), 2 more, "
         "the last the answer",
     )
+    check_parser.set_defaults(
+        handler=lambda arguments: check(arguments.exercise, hint=arguments.hint)
+    )
     fault_parser = commands.add_parser(
         "fault", help="break one part of a running stage for a while (no fault: the list)"
     )
     fault_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
     fault_parser.add_argument("fault", nargs="*", help='e.g. kill payments, "pause inventory 20s"')
+    fault_parser.set_defaults(handler=lambda arguments: fault(arguments.stage, arguments.fault))
     invariants_parser = commands.add_parser(
         "invariants", help="do a stage's books agree? (money, orders, stock, emails)"
     )
     invariants_parser.add_argument("--stage", default="01", help="stage number (default: 01)")
+    invariants_parser.set_defaults(handler=lambda arguments: invariants(arguments.stage))
     trace_parser = commands.add_parser(
         "trace", help="the recent traces of the stages, or one trace's waterfall (terminal, HTML)"
     )
@@ -114,6 +154,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="a trace id (the X-Trace-Id header of a response; 8 or more hex digits do), or last",
     )
     trace_parser.add_argument("--stage", help="only this stage's span file (default: every stage)")
+    trace_parser.set_defaults(handler=lambda arguments: trace(arguments.trace_id, arguments.stage))
     return parser.parse_args(argv)
 
 
@@ -159,50 +200,11 @@ def main(argv: list[str]) -> int:
     # starts background jobs so, and so may a CI runner): Python keeps an inherited "ignore".
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        # Every command may start code that imports the generated gRPC modules.
-        if arguments.command == "protos":
-            return check_protos()
-        if protos.generate():
+        # Every command may start code that imports the generated gRPC modules; `protos`
+        # generates them itself, from scratch.
+        if arguments.command != "protos" and protos.generate():
             print(f"shopctl: regenerated {protos.GENERATED_DIR} from the changed .proto files")
-        if arguments.command == "run":
-            return run(arguments.stage)
-        if arguments.command == "test":
-            return test(arguments.stages)
-        if arguments.command == "bench":
-            return bench(parts=(arguments.only,) if arguments.only else PARTS)
-        if arguments.command == "check":
-            return check(arguments.exercise, hint=arguments.hint)
-        if arguments.command == "trace":
-            return trace(arguments.trace_id, arguments.stage)
-        if arguments.command == "doctor":
-            return doctor(quick=arguments.quick)
-        if arguments.command == "fault":
-            return fault(arguments.stage, arguments.fault)
-        if arguments.command == "invariants":
-            return invariants(arguments.stage)
-        if arguments.command == "compare":
-            return compare(
-                arguments.stages,
-                users=arguments.users,
-                spawn_rate=arguments.spawn_rate,
-                duration=arguments.duration,
-                mode=arguments.mode,
-            )
-        if arguments.command == "capacity":
-            return capacity(
-                arguments.stages,
-                slo_ms=arguments.slo,
-                step_duration=arguments.step,
-                max_users=arguments.max_users,
-                mode=arguments.mode,
-            )
-        return load(
-            arguments.stage,
-            users=arguments.users,
-            spawn_rate=arguments.spawn_rate,
-            duration=arguments.duration,
-            host=arguments.host,
-        )
+        return arguments.handler(arguments)
     except ShopctlError as error:
         print(f"shopctl: error: {error}", file=sys.stderr)
         return 1

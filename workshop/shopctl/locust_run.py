@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.table import Table
+
 from shopctl import ShopctlError
+from shopctl.tables import new_table
 
 AGGREGATED = "Aggregated"
 
@@ -119,11 +122,12 @@ def one_line(row: RequestStats) -> str:
     )
 
 
-def table(rows: list[RequestStats]) -> str:
+def table(rows: list[RequestStats]) -> Table:
     """Every request name with its counts and percentiles, the Aggregated row under a rule."""
-    header = ("request", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms")
-    lines = [
-        (
+    numbers = ("requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms")
+    stats = new_table("request", *numbers, numbers=numbers)
+    for row in rows:
+        cells = (
             label(row.method, row.name),
             str(row.requests),
             str(row.failures),
@@ -132,18 +136,13 @@ def table(rows: list[RequestStats]) -> str:
             _show(row.p95),
             _show(row.p99),
         )
-        for row in rows
-    ]
-    name_width = max(len(line[0]) for line in [header, *lines])
-
-    def format_line(cells: tuple[str, ...]) -> str:
-        return cells[0].ljust(name_width) + "".join(cell.rjust(10) for cell in cells[1:])
-
-    body = [format_line(line) for line in lines]
-    rule = "-" * len(format_line(header))
-    if lines and rows[-1].name == AGGREGATED:
-        body.insert(len(body) - 1, rule)
-    return "\n".join([format_line(header), rule, *body])
+        if row.name == AGGREGATED:
+            stats.show_footer = True
+            for column, cell in zip(stats.columns, cells, strict=True):
+                column.footer = cell
+        else:
+            stats.add_row(*cells)
+    return stats
 
 
 def label(method: str, name: str) -> str:

@@ -2,7 +2,8 @@
 
 import pytest
 from shopctl import ShopctlError
-from shopctl.locust_run import aggregated, percentile, read_stats, seconds_of
+from shopctl.locust_run import aggregated, percentile, read_stats, seconds_of, table
+from shopctl.tables import print_table
 from test_report import RECORDED
 
 # Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
@@ -37,3 +38,14 @@ def test_the_stats_csv_reads_back_with_the_aggregated_row_last():
 
     assert rows[-1] is aggregated(rows)
     assert sum(row.requests for row in rows[:-1]) == rows[-1].requests
+
+
+def test_the_load_table_has_a_row_per_request_and_the_aggregated_row_last(capsys):
+    print_table(table(read_stats(RECORDED / "clean" / "locust")))
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["request", "requests", "failures"]
+    assert lines[-1].split() == ["Aggregated", "68", "0", "7.1", "8", "93", "390"]
+    assert lines[-2].strip("─-") == ""  # a rule over the total
+    assert any(line.split()[:4] == ["checkout", "POST", "/api/orders/", "6"] for line in lines)
+    assert not any("\x1b" in line for line in lines)

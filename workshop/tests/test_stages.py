@@ -1,8 +1,10 @@
 """Reading a stage's Procfile the way honcho does: the processes, the release, the errors."""
 
+import re
+
 import pytest
 from shopctl import ShopctlError, runner
-from shopctl.commands.test import what_to_test
+from shopctl.commands.test import Step, Steps, what_to_test
 from shopctl.stages import Stage, all_stages
 
 # Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
@@ -130,3 +132,22 @@ def test_a_free_port_for_a_stage_lies_below_the_ports_of_outgoing_connections():
         assert port >= runner.FIRST_PORT
         assert port + max(offsets) < runner._first_ephemeral_port()
         assert all(runner.port_is_free(port + offset) for offset in offsets)
+
+
+def test_the_summary_ends_with_the_line_ci_reads_and_is_plain_text_in_a_pipe(capsys):
+    steps = Steps()
+    steps.done = [
+        Step("workshop", "pytest", result="ok", seconds=41.2),
+        Step("01-monolith-with-a-long-name" * 8, "contract", result="FAILED", seconds=3),
+    ]
+
+    steps.print_summary()
+
+    lines = capsys.readouterr().out.splitlines()
+    # .ci/run's regex, on the last line: the counts it adds up.
+    assert re.fullmatch(r"shopctl: [0-9]+ passed, [0-9]+ failed", lines[-1])
+    assert lines[-1] == "shopctl: 1 passed, 1 failed"
+    assert not any("\x1b" in line for line in lines)  # no colour codes in a log
+    # A row wider than any terminal stays whole, on one line.
+    assert any(line.startswith("01-monolith-with-a-long-name" * 8) for line in lines)
+    assert len(lines) == 5  # header, rule, two rows, the counts

@@ -1,6 +1,7 @@
 """Fake upstreams and a proxy wired to them, on free ports, for the proxy's tests.
 
-The tests are plain functions that call asyncio.run(): no pytest plugin, no database.
+The tests are coroutines that anyio's pytest plugin runs (marked `anyio`; conftest.py picks
+asyncio, the proxy's event loop): no database.
 """
 
 import asyncio

@@ -10,6 +10,7 @@ from shopctl.env import DEFAULT_PORT, VAR_DIR, isolated_environment, tool_enviro
 from shopctl.locust_run import locust_command, read_stats, table
 from shopctl.runner import RunningStage, free_port, health
 from shopctl.stages import Stage, find_stage
+from shopctl.tables import print_table
 
 
 def load(
@@ -67,7 +68,9 @@ def load(
 
     rows = read_stats(csv_prefix)
     if rows:
-        print(f"\n{stage.name} under load at {target}:\n{table(rows)}\n")
+        print(f"\n{stage.name} under load at {target}:")
+        print_table(table(rows))
+        print()
     print(f"shopctl: reports in {report_dir}/ (report.html, locust_stats.csv, …)")
     return returncode
 

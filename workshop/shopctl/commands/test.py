@@ -25,6 +25,7 @@ from shopctl.env import (
 from shopctl.locust_run import aggregated, locust_command, one_line, read_stats
 from shopctl.runner import RunningStage, free_port
 from shopctl.stages import REPO_ROOT, Stage, all_stages, find_stage
+from shopctl.tables import new_table, print_table
 
 CONTRACT_SUITE = REPO_ROOT / "workshop" / "contract"
 SCHEMATHESIS_CONFIG = CONTRACT_SUITE / "schemathesis.toml"
@@ -92,18 +93,15 @@ class Steps:
         self.done.append(step)
         print(f"[{stage.name}] {name} … not run: {why}")
 
-    def summary(self) -> str:
+    def print_summary(self) -> None:
+        table = new_table("stage", "step", "result", "seconds", numbers=("seconds",))
+        for step in self.done:
+            table.add_row(step.stage, step.name, step.result, f"{step.seconds:.1f}")
+        print_table(table)
         passed = sum(step.passed for step in self.done)
         failed = len(self.done) - passed
-        width = max([len("stage"), *(len(step.stage) for step in self.done)])
-        lines = [f"{'stage'.ljust(width)}  {'step':<9} {'result':<12} {'seconds':>8}"]
-        lines += [
-            f"{step.stage.ljust(width)}  {step.name:<9} {step.result:<12} {step.seconds:>8.1f}"
-            for step in self.done
-        ]
         # CI reads this line: keep it the last one printed, and its words as they are.
-        lines.append(f"shopctl: {passed} passed, {failed} failed")
-        return "\n".join(lines)
+        print(f"shopctl: {passed} passed, {failed} failed")
 
     @property
     def all_passed(self) -> bool:
@@ -127,7 +125,7 @@ def test(stage_numbers: list[str]) -> int:
         interrupted = True
         print("\nshopctl: interrupted")
     print("\n== summary ==")
-    print(steps.summary())
+    steps.print_summary()
     if interrupted:
         return 130
     return 0 if steps.all_passed else 1
