@@ -510,3 +510,159 @@ def picture_problems(text: str, processes: set[str]) -> list[str]:
         if not any(label.startswith(f"{path} ") for label in labels):
             problems.append(f"no link labelled '{path} N: ...': the path of a {path} is missing")
     return problems
+
+
+# --- the day's timetable, and which exercises are done in class --------------------------------
+# The agenda (workshop/README.md, "A one-day session") and the instructor notes' copy of it
+# (instructor/README.md, "The day") are tables whose first cell is a start time, h:mm; a block
+# lasts until the next row's time. A chapter's header says `**Time:** N minutes in class`; an
+# instructor page says its block as `h:mm to h:mm` near its top, and its timing table (rows
+# `| h:mm | ...`, with a minutes column on some pages) walks the block. In a chapter's
+# Exercises sections, every numbered exercise starts with its tag, `*In class, N min...:*` or
+# `*Homework:*`, and a checked one names its id in `make check EXERCISE=<id>`.
+
+TIME_ROW = re.compile(r"^\|\s*(?P<time>\d{1,2}:\d\d)\s*\|(?P<rest>.*)$")
+CHAPTER_TIME = re.compile(r"\*\*Time:\*\*\s+(?P<minutes>\d+) minutes in class")
+BLOCK_SPAN = re.compile(r"(?P<start>\d{1,2}:\d\d) to (?P<end>\d{1,2}:\d\d)")
+EXERCISE_ITEM = re.compile(r"^(?P<number>\d+)\. (?P<text>.*)$")
+EXERCISE_TAG = re.compile(r"^\*(?:In class, (?P<minutes>\d+) min[^*:]*|(?P<homework>Homework)):\*")
+CHECK_ID = re.compile(r"make check EXERCISE=(?P<id>[a-z0-9-]+)")
+
+
+def clock_of(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def minutes_of(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def section(markdown: str, heading_starts: str) -> str:
+    """The text under the first heading that starts with heading_starts, to the next heading
+    of the same or a higher level ("" when there is none)."""
+    lines = markdown.splitlines()
+    for index, line in enumerate(lines):
+        match = re.match(r"^(#+)\s+(.*)$", line)
+        if match and match.group(2).startswith(heading_starts):
+            level = len(match.group(1))
+            body = []
+            for other in lines[index + 1 :]:
+                heading = re.match(r"^(#+)\s", other)
+                if heading and len(heading.group(1)) <= level:
+                    break
+                body.append(other)
+            return "\n".join(body)
+    return ""
+
+
+@dataclass
+class Block:
+    start: str
+    minutes: int | None  # None for the last row (the end)
+    what: str  # the rest of the row
+
+
+def timetable(text: str) -> list[Block]:
+    """The rows of the first table in text whose rows start with a time, each lasting until
+    the next row's time."""
+    rows = [match for line in text.splitlines() if (match := TIME_ROW.match(line.strip()))]
+    if not rows:
+        return []
+    blocks = []
+    for row, following in zip(rows, rows[1:] + [None], strict=True):
+        minutes = None
+        if following is not None:
+            minutes = minutes_of(following.group("time")) - minutes_of(row.group("time"))
+        blocks.append(Block(row.group("time"), minutes, row.group("rest")))
+    return blocks
+
+
+def chapter_blocks(agenda: list[Block]) -> dict[int, Block]:
+    """The agenda's blocks that teach a chapter, by the chapter's number."""
+    found = {}
+    for block in agenda:
+        match = re.search(r"chapter (\d+)", block.what)
+        if match:
+            found[int(match.group(1))] = block
+    return found
+
+
+def chapter_minutes(markdown: str) -> int | None:
+    """The minutes in class a chapter's header promises (None: it promises none)."""
+    header = "\n".join(markdown.splitlines()[:6])
+    match = CHAPTER_TIME.search(header)
+    return int(match.group("minutes")) if match else None
+
+
+def instructor_span(markdown: str) -> tuple[str, str] | None:
+    """The block an instructor page says it teaches, from its first lines."""
+    match = BLOCK_SPAN.search("\n".join(markdown.splitlines()[:6]))
+    return (match.group("start"), match.group("end")) if match else None
+
+
+def timing_problems(markdown: str, start: str, end: str) -> list[str]:
+    """What an instructor page's timing table says against its block start..end: the first
+    row at the start, the rows in order and inside the block, and where the table has a
+    minutes column, each row's minutes reaching the next row's time and the block's end."""
+    problems = []
+    rows = timetable(markdown)
+    if not rows:
+        return ["no timing table (rows starting with a time, h:mm)"]
+    if rows[0].start != start:
+        problems.append(f"the timing table starts at {rows[0].start}, the block at {start}")
+    for row in rows:
+        if not minutes_of(start) <= minutes_of(row.start) < minutes_of(end):
+            problems.append(f"the row at {row.start} is outside the block {start} to {end}")
+    for row, following in zip(rows, rows[1:], strict=False):
+        if minutes_of(following.start) <= minutes_of(row.start):
+            problems.append(f"the rows at {row.start} and {following.start} are out of order")
+    stated = [re.match(r"\s*(\d+)\s*\|", row.what) for row in rows]
+    if all(stated):
+        clock = minutes_of(start)
+        for row, minutes in zip(rows, stated, strict=True):
+            if minutes_of(row.start) != clock:
+                problems.append(f"the row at {row.start} should start at {clock_of(clock)}")
+            clock = minutes_of(row.start) + int(minutes.group(1))
+        if clock != minutes_of(end):
+            problems.append(f"the timing table's minutes end at {clock_of(clock)}, not at {end}")
+    return problems
+
+
+@dataclass
+class ExerciseMark:
+    number: int
+    in_class: bool | None  # None: no tag
+    minutes: int | None
+    checks: list[str]  # the ids of `make check EXERCISE=<id>` in its text
+
+
+def exercise_marks(markdown: str) -> list[ExerciseMark]:
+    """The numbered exercises of a chapter's Exercises sections, with their tags."""
+    marks: list[ExerciseMark] = []
+    inside = fenced = False
+    for line in markdown.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"^#+\s+(.*)$", line)
+        if heading:
+            inside = "Exercises" in heading.group(1)
+            continue
+        if not inside:
+            continue
+        item = None if fenced else EXERCISE_ITEM.match(line)
+        if item:
+            tag = EXERCISE_TAG.match(item.group("text"))
+            marks.append(
+                ExerciseMark(
+                    number=int(item.group("number")),
+                    in_class=None if tag is None else tag.group("homework") is None,
+                    minutes=int(tag.group("minutes")) if tag and tag.group("minutes") else None,
+                    checks=[],
+                )
+            )
+        if marks:
+            marks[-1].checks.extend(
+                found for found in CHECK_ID.findall(line) if found not in marks[-1].checks
+            )
+    return marks

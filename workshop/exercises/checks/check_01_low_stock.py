@@ -27,9 +27,11 @@ def low_stock(*args: str) -> tuple[int, list[str]]:
     try:
         call_command("low_stock", *args, stdout=out)
         status = 0
-    except CommandError as error:
+    except CommandError as error:  # Django prints its message on stderr, after "CommandError:"
         status = error.returncode
         out.write(str(error) + "\n")
+    except SystemExit as error:  # sys.exit(1) after the summary is as good
+        status = error.code if isinstance(error.code, int) else 1
     return status, [line for line in out.getvalue().splitlines() if line.strip()]
 
 
