@@ -666,3 +666,119 @@ def exercise_marks(markdown: str) -> list[ExerciseMark]:
                 found for found in CHECK_ID.findall(line) if found not in marks[-1].checks
             )
     return marks
+
+
+# Chapters whose checked exercises are all too long for their block: each says so, in these
+# words, in its Exercises section. Chapter 2's one check (02-reporting-consumer) takes 60 to
+# 90 minutes.
+NO_CHECKED_EXERCISE_IN_CLASS = {"02-modular-monolith.md"}
+NO_CHECKED_EXERCISE_SAYS = "no checked exercise of this chapter fits in class"
+IN_CLASS_CHECKED_MINUTES = range(15, 31)
+
+
+def day_problems(workshop: Path, registered: dict[str, str]) -> list[str]:
+    """Where the day does not add up in the workshop folder: the agenda against the instructor
+    notes' copy, each instructor page against its block, each chapter's header against its
+    block, the exercises' tags, and the one checked exercise each chapter does in class
+    (registered: each exercise id of exercises.toml and the chapter it names)."""
+    problems: list[str] = []
+    agenda = timetable(section((workshop / "README.md").read_text(), "A one-day session"))
+    day = timetable(section((workshop / "instructor" / "README.md").read_text(), "The day"))
+    if len(agenda) < 2:
+        return ["README.md: no agenda table under 'A one-day session'"]
+    if [(b.start, b.minutes) for b in day] != [(b.start, b.minutes) for b in agenda]:
+        problems.append("instructor/README.md: 'The day' has other times than the agenda")
+    for block in day[:-1]:
+        page = re.search(r"\]\((?P<page>[\w.-]+\.md)\)", block.what)
+        if page is None:
+            continue  # lunch
+        name = f"instructor/{page.group('page')}"
+        text = (workshop / "instructor" / page.group("page")).read_text()
+        end = clock_of(minutes_of(block.start) + block.minutes)
+        span = instructor_span(text)
+        if span is None:
+            problems.append(f"{name}: does not say its block, h:mm to h:mm")
+            continue
+        if span != (block.start, end):
+            problems.append(
+                f"{name}: teaches {span[0]} to {span[1]}, the agenda {block.start} to {end}"
+            )
+        problems.extend(f"{name}: {problem}" for problem in timing_problems(text, *span))
+    blocks = chapter_blocks(agenda)
+    for chapter in sorted(workshop.glob("0[1-9]-*.md")):
+        text = chapter.read_text()
+        minutes = chapter_minutes(text)
+        block = blocks.get(int(chapter.name[:2]))
+        if minutes != (block.minutes if block else None):
+            problems.append(
+                f"{chapter.name}: the header promises {minutes} minutes in class, the agenda "
+                f"{block.minutes if block else None}"
+            )
+        problems.extend(
+            f"{chapter.name}: {p}" for p in marks_problems(chapter.name, text, registered)
+        )
+        checked = [mark for mark in exercise_marks(text) if mark.checks and mark.in_class]
+        notes = workshop / "instructor" / chapter.name
+        for mark in checked:
+            if stated_minutes(notes.read_text(), mark.checks[0]) != mark.minutes:
+                problems.append(
+                    f"instructor/{chapter.name}: the timing table does not give "
+                    f"{mark.checks[0]} the chapter's {mark.minutes} minutes"
+                )
+    return problems
+
+
+def stated_minutes(notes: str, exercise_id: str) -> int | None:
+    """The minutes an instructor page's timing table gives an exercise: the row's minutes
+    column, or the first `N min` after the id in the row (None: no row names it)."""
+    for row in timetable(notes):
+        named = re.search(rf"(?<![\w-]){re.escape(exercise_id)}(?![\w-])", row.what)
+        if named:
+            column = re.match(r"\s*(\d+)\s*\|", row.what)
+            after = re.search(r"(\d+) min", row.what[named.end() :])
+            found = column or after
+            return int(found.group(1)) if found else None
+    return None
+
+
+def marks_problems(name: str, text: str, registered: dict[str, str]) -> list[str]:
+    """A chapter's exercises: each tagged in class or homework, in-class minutes inside the
+    block, and exactly one checked exercise in class, 15 to 30 minutes, registered for it."""
+    marks = exercise_marks(text)
+    if not marks:
+        return ["no numbered exercises in an Exercises section"]
+    problems = []
+    untagged = [mark.number for mark in marks if mark.in_class is None]
+    if untagged:
+        problems.append(
+            f"exercises {untagged} start with neither *In class, N min:* nor *Homework:*"
+        )
+    in_class = [mark for mark in marks if mark.in_class]
+    block = chapter_minutes(text)
+    total = sum(mark.minutes for mark in in_class)
+    if block is None and in_class:
+        problems.append("not in the day, yet it marks exercises in class")
+    elif block is not None and total > block:
+        problems.append(f"{total} minutes of exercises in class in a {block}-minute block")
+    checked = [mark for mark in marks if mark.checks]
+    checked_in_class = [mark for mark in checked if mark.in_class]
+    if not checked:
+        return problems
+    if name in NO_CHECKED_EXERCISE_IN_CLASS:
+        if checked_in_class or NO_CHECKED_EXERCISE_SAYS not in text:
+            problems.append(
+                f"it has no checked exercise in class and must say so: {NO_CHECKED_EXERCISE_SAYS}"
+            )
+        return problems
+    if len(checked_in_class) != 1:
+        numbers = [mark.number for mark in checked_in_class]
+        return [*problems, f"exactly one checked exercise in class, not {numbers}"]
+    (mark,) = checked_in_class
+    if mark.minutes not in IN_CLASS_CHECKED_MINUTES:
+        problems.append(
+            f"exercise {mark.number} takes {mark.minutes} minutes in class, not 15 to 30"
+        )
+    for exercise_id in mark.checks:
+        if registered.get(exercise_id, "").split("#")[0] != name:
+            problems.append(f"{exercise_id} is not registered in exercises.toml for {name}")
+    return problems
