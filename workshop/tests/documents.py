@@ -668,11 +668,6 @@ def exercise_marks(markdown: str) -> list[ExerciseMark]:
     return marks
 
 
-# Chapters whose checked exercises are all too long for their block: each says so, in these
-# words, in its Exercises section. Chapter 2's one check (02-reporting-consumer) takes 60 to
-# 90 minutes.
-NO_CHECKED_EXERCISE_IN_CLASS = {"02-modular-monolith.md"}
-NO_CHECKED_EXERCISE_SAYS = "no checked exercise of this chapter fits in class"
 IN_CLASS_CHECKED_MINUTES = range(15, 31)
 
 
@@ -763,12 +758,6 @@ def marks_problems(name: str, text: str, registered: dict[str, str]) -> list[str
     checked = [mark for mark in marks if mark.checks]
     checked_in_class = [mark for mark in checked if mark.in_class]
     if not checked:
-        return problems
-    if name in NO_CHECKED_EXERCISE_IN_CLASS:
-        if checked_in_class or NO_CHECKED_EXERCISE_SAYS not in text:
-            problems.append(
-                f"it has no checked exercise in class and must say so: {NO_CHECKED_EXERCISE_SAYS}"
-            )
         return problems
     if len(checked_in_class) != 1:
         numbers = [mark.number for mark in checked_in_class]
