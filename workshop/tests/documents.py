@@ -510,3 +510,264 @@ def picture_problems(text: str, processes: set[str]) -> list[str]:
         if not any(label.startswith(f"{path} ") for label in labels):
             problems.append(f"no link labelled '{path} N: ...': the path of a {path} is missing")
     return problems
+
+
+# --- the day's timetable, and which exercises are done in class --------------------------------
+# The agenda (workshop/README.md, "A one-day session") and the instructor notes' copy of it
+# (instructor/README.md, "The day") are tables whose first cell is a start time, h:mm; a block
+# lasts until the next row's time. A chapter's header says `**Time:** N minutes in class`; an
+# instructor page says its block as `h:mm to h:mm` near its top, and its timing table (rows
+# `| h:mm | ...`, with a minutes column on some pages) walks the block. In a chapter's
+# Exercises sections, every numbered exercise starts with its tag, `*In class, N min...:*` or
+# `*Homework:*`, and a checked one names its id in `make check EXERCISE=<id>`.
+
+TIME_ROW = re.compile(r"^\|\s*(?P<time>\d{1,2}:\d\d)\s*\|(?P<rest>.*)$")
+CHAPTER_TIME = re.compile(r"\*\*Time:\*\*\s+(?P<minutes>\d+) minutes in class")
+BLOCK_SPAN = re.compile(r"(?P<start>\d{1,2}:\d\d) to (?P<end>\d{1,2}:\d\d)")
+EXERCISE_ITEM = re.compile(r"^(?P<number>\d+)\. (?P<text>.*)$")
+EXERCISE_TAG = re.compile(r"^\*(?:In class, (?P<minutes>\d+) min[^*:]*|(?P<homework>Homework)):\*")
+CHECK_ID = re.compile(r"make check EXERCISE=(?P<id>[a-z0-9-]+)")
+
+
+def clock_of(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def minutes_of(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def section(markdown: str, heading_starts: str) -> str:
+    """The text under the first heading that starts with heading_starts, to the next heading
+    of the same or a higher level ("" when there is none)."""
+    lines = markdown.splitlines()
+    for index, line in enumerate(lines):
+        match = re.match(r"^(#+)\s+(.*)$", line)
+        if match and match.group(2).startswith(heading_starts):
+            level = len(match.group(1))
+            body = []
+            for other in lines[index + 1 :]:
+                heading = re.match(r"^(#+)\s", other)
+                if heading and len(heading.group(1)) <= level:
+                    break
+                body.append(other)
+            return "\n".join(body)
+    return ""
+
+
+@dataclass
+class Block:
+    start: str
+    minutes: int | None  # None for the last row (the end)
+    what: str  # the rest of the row
+
+
+def timetable(text: str) -> list[Block]:
+    """The rows of the first table in text whose rows start with a time, each lasting until
+    the next row's time."""
+    rows = [match for line in text.splitlines() if (match := TIME_ROW.match(line.strip()))]
+    if not rows:
+        return []
+    blocks = []
+    for row, following in zip(rows, rows[1:] + [None], strict=True):
+        minutes = None
+        if following is not None:
+            minutes = minutes_of(following.group("time")) - minutes_of(row.group("time"))
+        blocks.append(Block(row.group("time"), minutes, row.group("rest")))
+    return blocks
+
+
+def chapter_blocks(agenda: list[Block]) -> dict[int, Block]:
+    """The agenda's blocks that teach a chapter, by the chapter's number."""
+    found = {}
+    for block in agenda:
+        match = re.search(r"chapter (\d+)", block.what)
+        if match:
+            found[int(match.group(1))] = block
+    return found
+
+
+def chapter_minutes(markdown: str) -> int | None:
+    """The minutes in class a chapter's header promises (None: it promises none)."""
+    header = "\n".join(markdown.splitlines()[:6])
+    match = CHAPTER_TIME.search(header)
+    return int(match.group("minutes")) if match else None
+
+
+def instructor_span(markdown: str) -> tuple[str, str] | None:
+    """The block an instructor page says it teaches, from its first lines."""
+    match = BLOCK_SPAN.search("\n".join(markdown.splitlines()[:6]))
+    return (match.group("start"), match.group("end")) if match else None
+
+
+def timing_problems(markdown: str, start: str, end: str) -> list[str]:
+    """What an instructor page's timing table says against its block start..end: the first
+    row at the start, the rows in order and inside the block, and where the table has a
+    minutes column, each row's minutes reaching the next row's time and the block's end."""
+    problems = []
+    rows = timetable(markdown)
+    if not rows:
+        return ["no timing table (rows starting with a time, h:mm)"]
+    if rows[0].start != start:
+        problems.append(f"the timing table starts at {rows[0].start}, the block at {start}")
+    for row in rows:
+        if not minutes_of(start) <= minutes_of(row.start) < minutes_of(end):
+            problems.append(f"the row at {row.start} is outside the block {start} to {end}")
+    for row, following in zip(rows, rows[1:], strict=False):
+        if minutes_of(following.start) <= minutes_of(row.start):
+            problems.append(f"the rows at {row.start} and {following.start} are out of order")
+    stated = [re.match(r"\s*(\d+)\s*\|", row.what) for row in rows]
+    if all(stated):
+        clock = minutes_of(start)
+        for row, minutes in zip(rows, stated, strict=True):
+            if minutes_of(row.start) != clock:
+                problems.append(f"the row at {row.start} should start at {clock_of(clock)}")
+            clock = minutes_of(row.start) + int(minutes.group(1))
+        if clock != minutes_of(end):
+            problems.append(f"the timing table's minutes end at {clock_of(clock)}, not at {end}")
+    return problems
+
+
+@dataclass
+class ExerciseMark:
+    number: int
+    in_class: bool | None  # None: no tag
+    minutes: int | None
+    checks: list[str]  # the ids of `make check EXERCISE=<id>` in its text
+
+
+def exercise_marks(markdown: str) -> list[ExerciseMark]:
+    """The numbered exercises of a chapter's Exercises sections, with their tags."""
+    marks: list[ExerciseMark] = []
+    inside = fenced = False
+    for line in markdown.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"^#+\s+(.*)$", line)
+        if heading:
+            inside = "Exercises" in heading.group(1)
+            continue
+        if not inside:
+            continue
+        item = None if fenced else EXERCISE_ITEM.match(line)
+        if item:
+            tag = EXERCISE_TAG.match(item.group("text"))
+            marks.append(
+                ExerciseMark(
+                    number=int(item.group("number")),
+                    in_class=None if tag is None else tag.group("homework") is None,
+                    minutes=int(tag.group("minutes")) if tag and tag.group("minutes") else None,
+                    checks=[],
+                )
+            )
+        if marks:
+            marks[-1].checks.extend(
+                found for found in CHECK_ID.findall(line) if found not in marks[-1].checks
+            )
+    return marks
+
+
+IN_CLASS_CHECKED_MINUTES = range(15, 31)
+
+
+def day_problems(workshop: Path, registered: dict[str, str]) -> list[str]:
+    """Where the day does not add up in the workshop folder: the agenda against the instructor
+    notes' copy, each instructor page against its block, each chapter's header against its
+    block, the exercises' tags, and the one checked exercise each chapter does in class
+    (registered: each exercise id of exercises.toml and the chapter it names)."""
+    problems: list[str] = []
+    agenda = timetable(section((workshop / "README.md").read_text(), "A one-day session"))
+    day = timetable(section((workshop / "instructor" / "README.md").read_text(), "The day"))
+    if len(agenda) < 2:
+        return ["README.md: no agenda table under 'A one-day session'"]
+    if [(b.start, b.minutes) for b in day] != [(b.start, b.minutes) for b in agenda]:
+        problems.append("instructor/README.md: 'The day' has other times than the agenda")
+    for block in day[:-1]:
+        page = re.search(r"\]\((?P<page>[\w.-]+\.md)\)", block.what)
+        if page is None:
+            continue  # lunch
+        name = f"instructor/{page.group('page')}"
+        text = (workshop / "instructor" / page.group("page")).read_text()
+        end = clock_of(minutes_of(block.start) + block.minutes)
+        span = instructor_span(text)
+        if span is None:
+            problems.append(f"{name}: does not say its block, h:mm to h:mm")
+            continue
+        if span != (block.start, end):
+            problems.append(
+                f"{name}: teaches {span[0]} to {span[1]}, the agenda {block.start} to {end}"
+            )
+        problems.extend(f"{name}: {problem}" for problem in timing_problems(text, *span))
+    blocks = chapter_blocks(agenda)
+    for chapter in sorted(workshop.glob("0[1-9]-*.md")):
+        text = chapter.read_text()
+        minutes = chapter_minutes(text)
+        block = blocks.get(int(chapter.name[:2]))
+        if minutes != (block.minutes if block else None):
+            problems.append(
+                f"{chapter.name}: the header promises {minutes} minutes in class, the agenda "
+                f"{block.minutes if block else None}"
+            )
+        problems.extend(
+            f"{chapter.name}: {p}" for p in marks_problems(chapter.name, text, registered)
+        )
+        checked = [mark for mark in exercise_marks(text) if mark.checks and mark.in_class]
+        notes = workshop / "instructor" / chapter.name
+        for mark in checked:
+            if stated_minutes(notes.read_text(), mark.checks[0]) != mark.minutes:
+                problems.append(
+                    f"instructor/{chapter.name}: the timing table does not give "
+                    f"{mark.checks[0]} the chapter's {mark.minutes} minutes"
+                )
+    return problems
+
+
+def stated_minutes(notes: str, exercise_id: str) -> int | None:
+    """The minutes an instructor page's timing table gives an exercise: the row's minutes
+    column, or the first `N min` after the id in the row (None: no row names it)."""
+    for row in timetable(notes):
+        named = re.search(rf"(?<![\w-]){re.escape(exercise_id)}(?![\w-])", row.what)
+        if named:
+            column = re.match(r"\s*(\d+)\s*\|", row.what)
+            after = re.search(r"(\d+) min", row.what[named.end() :])
+            found = column or after
+            return int(found.group(1)) if found else None
+    return None
+
+
+def marks_problems(name: str, text: str, registered: dict[str, str]) -> list[str]:
+    """A chapter's exercises: each tagged in class or homework, in-class minutes inside the
+    block, and exactly one checked exercise in class, 15 to 30 minutes, registered for it."""
+    marks = exercise_marks(text)
+    if not marks:
+        return ["no numbered exercises in an Exercises section"]
+    problems = []
+    untagged = [mark.number for mark in marks if mark.in_class is None]
+    if untagged:
+        problems.append(
+            f"exercises {untagged} start with neither *In class, N min:* nor *Homework:*"
+        )
+    in_class = [mark for mark in marks if mark.in_class]
+    block = chapter_minutes(text)
+    total = sum(mark.minutes for mark in in_class)
+    if block is None and in_class:
+        problems.append("not in the day, yet it marks exercises in class")
+    elif block is not None and total > block:
+        problems.append(f"{total} minutes of exercises in class in a {block}-minute block")
+    checked = [mark for mark in marks if mark.checks]
+    checked_in_class = [mark for mark in checked if mark.in_class]
+    if not checked:
+        return problems
+    if len(checked_in_class) != 1:
+        numbers = [mark.number for mark in checked_in_class]
+        return [*problems, f"exactly one checked exercise in class, not {numbers}"]
+    (mark,) = checked_in_class
+    if mark.minutes not in IN_CLASS_CHECKED_MINUTES:
+        problems.append(
+            f"exercise {mark.number} takes {mark.minutes} minutes in class, not 15 to 30"
+        )
+    for exercise_id in mark.checks:
+        if registered.get(exercise_id, "").split("#")[0] != name:
+            problems.append(f"{exercise_id} is not registered in exercises.toml for {name}")
+    return problems
