@@ -38,6 +38,8 @@ WORKSHOP = Stage(name="workshop", number="", path=REPO_ROOT / "workshop")
 WORKSHOP_TESTS = WORKSHOP.path / "tests"
 SKIP_SAME_IN_EVERY_MODE = "SHOPCTL_SKIP_SAME_IN_EVERY_MODE"
 LOG_TAIL_LINES = 40
+MAX_PARALLEL_TEST_FOLDERS = 4  # a stage's test folders run side by side, one per core
+MAX_WORKSHOP_WORKERS = 4  # more would start more stages at once than a laptop has memory for
 # The smoke run: short, light, and every request must succeed.
 # Each stage is loaded further by `make load` and `make capacity`; this only proves the
 # locustfile and the stage agree.
@@ -206,25 +208,78 @@ def check_stage(stage: Stage, steps: Steps) -> None:
 
 
 def run_stage_tests(stage: Stage, step: Step) -> None:
-    """`pytest` in each of the stage's test folders; pytest-django makes the test databases."""
-    var_dir = VAR_DIR / "test" / stage.name / "pytest"
-    shutil.rmtree(var_dir, ignore_errors=True)
-    env = stage_environment(port=DEFAULT_PORT, var_dir=var_dir)
+    """`pytest` in each of the stage's test folders; pytest-django makes the test databases.
+
+    From stage 03 on a stage has several Django projects, a test folder each. They share no
+    database (each names its own test databases) and no file (each gets a var dir of its
+    own), so they run side by side, one per core, and each one's output is shown whole
+    when it ends."""
+    var_root = VAR_DIR / "test" / stage.name / "pytest"
+    shutil.rmtree(var_root, ignore_errors=True)
     folders = stage.test_folders()
-    codes, failed = [], []
-    for folder in folders:
-        if len(folders) > 1:
-            print(f"[{stage.name}] pytest in {folder.relative_to(stage.path.parent)}/", flush=True)
-        returncode = subprocess.run(
-            [sys.executable, "-m", "pytest"], cwd=folder, env=env
-        ).returncode
-        codes.append(returncode)
-        if returncode not in (0, PYTEST_NO_TESTS_COLLECTED):
-            failed.append(f"{folder.name}/ (exit code {returncode})")
+    if len(folders) == 1:
+        env = stage_environment(port=DEFAULT_PORT, var_dir=var_root)
+        command = [sys.executable, "-m", "pytest"]
+        codes = {folders[0]: subprocess.run(command, cwd=folders[0], env=env).returncode}
+    else:
+        codes = run_side_by_side(stage, folders, var_root)
+    failed = [
+        f"{folder.name}/ (exit code {code})"
+        for folder, code in codes.items()
+        if code not in (0, PYTEST_NO_TESTS_COLLECTED)
+    ]
     if failed:
         step.fail(f"pytest failed in {', '.join(failed)}")
-    elif all(code == PYTEST_NO_TESTS_COLLECTED for code in codes):  # none collected anywhere
+    elif all(code == PYTEST_NO_TESTS_COLLECTED for code in codes.values()):  # none anywhere
         step.result = "no tests"
+
+
+def run_side_by_side(stage: Stage, folders: list[Path], var_root: Path) -> dict[Path, int]:
+    """pytest in each folder, as many at once as there are cores; {folder: exit code}.
+
+    Each run writes to a log of its own, printed when it ends; whatever ends this function
+    early (Ctrl-C) kills the runs still going, as `subprocess.run` would."""
+    workers = min(MAX_PARALLEL_TEST_FOLDERS, os.cpu_count() or 1)
+    waiting = list(folders)
+    running: dict[Path, tuple[subprocess.Popen, Path]] = {}
+    codes: dict[Path, int] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                folder = waiting.pop(0)
+                log = var_root / f"{folder.name}.log"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                env = stage_environment(port=DEFAULT_PORT, var_dir=var_root / folder.name)
+                with log.open("wb") as output:
+                    running[folder] = (
+                        subprocess.Popen(
+                            [sys.executable, "-m", "pytest"],
+                            cwd=folder,
+                            env=env,
+                            stdout=output,
+                            stderr=subprocess.STDOUT,
+                        ),
+                        log,
+                    )
+                print(f"[{stage.name}] pytest in {_shown(stage, folder)}/: started", flush=True)
+            for folder, (process, log) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[folder]
+                codes[folder] = process.returncode
+                print(f"[{stage.name}] pytest in {_shown(stage, folder)}/:", flush=True)
+                sys.stdout.write(log.read_text(errors="replace"))
+                sys.stdout.flush()
+            time.sleep(0.1)
+    finally:
+        for process, _ in running.values():
+            process.kill()
+            process.wait()
+    return {folder: codes[folder] for folder in folders}
+
+
+def _shown(stage: Stage, folder: Path) -> Path:
+    return folder.relative_to(stage.path.parent)
 
 
 def run_workshop_tests(step: Step) -> None:
@@ -234,7 +289,7 @@ def run_workshop_tests(step: Step) -> None:
     With SKIP_SAME_IN_EVERY_MODE set (CI sets it on the first of its two runs), the tests
     marked `same_in_every_mode` (documents, exercises, manifests: nothing that a database or
     a broker changes) are left to the other run instead of running twice."""
-    command = [sys.executable, "-m", "pytest", str(WORKSHOP_TESTS)]
+    command = [sys.executable, "-m", "pytest", str(WORKSHOP_TESTS), *parallel_options()]
     if os.environ.get(SKIP_SAME_IN_EVERY_MODE):
         print(
             f"[workshop] {SKIP_SAME_IN_EVERY_MODE} is set: the tests marked same_in_every_mode "
@@ -243,6 +298,18 @@ def run_workshop_tests(step: Step) -> None:
         command += ["-m", "not same_in_every_mode"]
     returncode = subprocess.run(command, cwd=REPO_ROOT, env=tool_environment()).returncode
     _record_pytest(returncode, step)
+
+
+def parallel_options() -> list[str]:
+    """pytest-xdist's options for the workshop's suite: a worker per core, up to four.
+
+    Most of the suite's time is spent waiting on what its tests start (stages, stage copies
+    that run an exercise's check), so two workers on two cores take little more than half
+    the time. Each test file stays on one worker (`loadfile`): a file's fixtures start a
+    stage once for all its tests, and the files share nothing but the machine (each test
+    that starts a stage draws its own ports and names its own database)."""
+    workers = min(MAX_WORKSHOP_WORKERS, os.cpu_count() or 1)
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
 
 
 def _record_pytest(returncode: int, step: Step) -> None:
