@@ -5,7 +5,9 @@ report can be rebuilt, and tested, from a recorded capacity.json."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopctl.report import settings_table
 from shopctl.scorecard import TracedRequests
+from shopctl.tables import markdown_table
 
 
 @dataclass
@@ -76,28 +78,34 @@ class StageCapacity:
 
 
 def capacity_table(results: list[StageCapacity]) -> str:
-    lines = [
-        "| stage | capacity req/s | at users | p50 ms | p95 ms | knee | CPU s per 1,000 req "
-        "| client CPU share |",
-        "|---|---:|---:|---:|---:|---|---:|---:|",
-    ]
+    numbers = ["capacity req/s", "at users", "p50 ms", "p95 ms"]
+    shares = ["CPU s per 1,000 req", "client CPU share"]
+    columns = ["stage", *numbers, "knee", *shares]
+    rows = []
     for result in results:
         best, knee = result.best(), result.knee()
         if best is None:
             why = result.error or "no step kept the SLO"
-            lines.append(f"| {result.stage} | - | - | - | - | {why} | - | - |")
+            rows.append([result.stage, "-", "-", "-", "-", why, "-", "-"])
             continue
         knee_text = (
             f"{knee.users} users: p95 {_ms(knee.p95_ms)} ms, {knee.failures} failed"
             if knee
             else "not reached (raise MAX_USERS)"
         )
-        lines.append(
-            f"| {result.stage} | {best.requests_per_second:.0f} | {best.users} | "
-            f"{_ms(best.p50_ms)} | {_ms(best.p95_ms)} | {knee_text} | "
-            f"{_number(best.cpu_per_thousand(), '.1f')} | {best.client_share():.0%} |"
+        rows.append(
+            [
+                result.stage,
+                f"{best.requests_per_second:.0f}",
+                best.users,
+                _ms(best.p50_ms),
+                _ms(best.p95_ms),
+                knee_text,
+                _number(best.cpu_per_thousand(), ".1f"),
+                f"{best.client_share():.0%}",
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(columns, rows, numbers=[*numbers, *shares])
 
 
 def scorecard_table(results: list[StageCapacity]) -> str:
@@ -125,32 +133,43 @@ def scorecard_table(results: list[StageCapacity]) -> str:
         rows.append((f"hops per {request}", _traced(request, "hops")))
         rows.append((f"queries per {request}", _traced(request, "queries")))
         rows.append((f"processes in a {request}'s trace", _traced(request, "services")))
-    header = "| | " + " | ".join(result.stage for result in results) + " |"
-    lines = [header, "|---|" + "---:|" * len(results)]
-    for label, value in rows:
-        lines.append(f"| {label} | " + " | ".join(value(result) for result in results) + " |")
-    return "\n".join(lines)
+    stages = [result.stage for result in results]
+    table = [[label, *(value(result) for result in results)] for label, value in rows]
+    return markdown_table(["", *stages], table, numbers=stages)
 
 
 def steps_table(result: StageCapacity) -> str:
-    lines = [
-        "| users | req/s | p50 ms | p95 ms | p99 ms | failed | stage CPU s | client CPU s "
-        "| memory MB | keeps the SLO |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    numbers = [
+        "users",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "failed",
+        "stage CPU s",
+        "client CPU s",
+        "memory MB",
     ]
-    for step in result.steps:
-        lines.append(
-            f"| {step.users} | {step.requests_per_second:.0f} | {_ms(step.p50_ms)} | "
-            f"{_ms(step.p95_ms)} | {_ms(step.p99_ms)} | {step.failures} | "
-            f"{step.server_cpu_seconds:.1f} | {step.client_cpu_seconds:.1f} | "
-            f"{step.server_memory_mb:.0f} | {'yes' if step.keeps(result.slo_ms) else '**no**'} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [
+            step.users,
+            f"{step.requests_per_second:.0f}",
+            _ms(step.p50_ms),
+            _ms(step.p95_ms),
+            _ms(step.p99_ms),
+            step.failures,
+            f"{step.server_cpu_seconds:.1f}",
+            f"{step.client_cpu_seconds:.1f}",
+            f"{step.server_memory_mb:.0f}",
+            "yes" if step.keeps(result.slo_ms) else "**no**",
+        ]
+        for step in result.steps
+    ]
+    return markdown_table([*numbers, "keeps the SLO"], rows, numbers=numbers)
 
 
 def capacity_markdown(results: list[StageCapacity], *, title: str, settings: dict[str, str]) -> str:
-    lines = [f"# {title}", "", "## Settings", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in settings.items()]
+    lines = [f"# {title}", "", "## Settings", "", settings_table(settings)]
     lines += [
         "",
         "## Capacity",

@@ -19,11 +19,14 @@ import psutil
 
 from shopctl import locust_run
 from shopctl.locust_run import AGGREGATED, RequestStats, aggregated, percentile, read_stats
+from shopctl.tables import markdown_table
 
 # The journey names each request "<group> <METHOD> <path>" (workshop/loadtest/journey.py).
 ENDPOINT_GROUPS = ("browse", "search", "detail", "cart", "checkout", "order lookup")
 RESPONSE_TIMES_SUFFIX = "_response_times.json"  # the same as in the journey
 PERCENTILES = (0.50, 0.95, 0.99)
+# The columns of a run's figures in the report's tables, all numbers.
+FIGURES = ("requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms")
 
 
 @dataclass(frozen=True)
@@ -114,30 +117,30 @@ def group_of(request_name: str) -> str:
 
 def markdown(runs: list[StageRun], *, title: str, settings: dict[str, str]) -> str:
     """The whole report: settings, a table per stage, a table per endpoint group, failures."""
-    lines = [f"# {title}", "", "## Settings", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in settings.items()]
+    lines = [f"# {title}", "", "## Settings", "", settings_table(settings)]
     lines += ["", "## Per stage", "", stage_table(runs), "", "## Per endpoint group", ""]
     lines += [group_table(runs), "", "## Failures", ""]
     lines += failure_lines(runs)
     return "\n".join(lines) + "\n"
 
 
+def settings_table(settings: dict[str, str]) -> str:
+    return markdown_table(["setting", "value"], settings.items())
+
+
 def stage_table(runs: list[StageRun]) -> str:
-    header = "| stage | requests | failures | req/s | p50 ms | p95 ms | p99 ms |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|"]
-    for run in runs:
-        lines.append(_figures_line(run.stage, run.total()))
-    return "\n".join(lines)
+    columns = ["stage", *FIGURES]
+    rows = [[run.stage, *_figures(run.total())] for run in runs]
+    return markdown_table(columns, rows, numbers=FIGURES)
 
 
 def group_table(runs: list[StageRun]) -> str:
     """One row per (group, stage), the stages of a group next to each other."""
-    header = "| endpoint group | stage | requests | failures | req/s | p50 ms | p95 ms | p99 ms |"
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for group in ENDPOINT_GROUPS:
-        for run in runs:
-            lines.append(_figures_line(f"{group} | {run.stage}", run.group(group)))
-    return "\n".join(lines)
+    columns = ["endpoint group", "stage", *FIGURES]
+    rows = [
+        [group, run.stage, *_figures(run.group(group))] for group in ENDPOINT_GROUPS for run in runs
+    ]
+    return markdown_table(columns, rows, numbers=FIGURES)
 
 
 def failure_lines(runs: list[StageRun]) -> list[str]:
@@ -211,14 +214,18 @@ def _throughput_label(total: Figures) -> str:
     return f"{total.requests_per_second:.1f}{failed}"
 
 
-def _figures_line(label: str, figures: Figures | None) -> str:
+def _figures(figures: Figures | None) -> list[str]:
+    """The cells of FIGURES; dashes when the run has none."""
     if figures is None:
-        return f"| {label} | - | - | - | - | - | - |"
-    return (
-        f"| {label} | {figures.requests} | {figures.failures} | "
-        f"{figures.requests_per_second:.1f} | {_ms(figures.p50)} | {_ms(figures.p95)} | "
-        f"{_ms(figures.p99)} |"
-    )
+        return ["-"] * len(FIGURES)
+    return [
+        str(figures.requests),
+        str(figures.failures),
+        f"{figures.requests_per_second:.1f}",
+        _ms(figures.p50),
+        _ms(figures.p95),
+        _ms(figures.p99),
+    ]
 
 
 def _ms(value: float | None) -> str:

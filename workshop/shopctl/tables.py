@@ -1,7 +1,8 @@
-"""The tool's tables, drawn by rich: in a terminal with its width and colour; in a pipe, a
-file or CI as plain text, no colour codes, never wrapped or cut."""
+"""The tool's tables: on the terminal drawn by rich, with its width and colour (in a pipe, a
+file or CI as plain text, no colour codes, never wrapped or cut); in the reports, markdown."""
 
 import sys
+from collections.abc import Collection, Iterable, Sequence
 
 from rich import box
 from rich.console import Console
@@ -29,3 +30,19 @@ def print_table(table: Table) -> None:
         highlight=False,
     )
     console.print(table)
+
+
+def markdown_table(
+    columns: Sequence[str], rows: Iterable[Sequence[object]], *, numbers: Collection[str] = ()
+) -> str:
+    """A markdown table (GitHub's flavour) for the reports: a header, a rule that aligns the
+    columns named in `numbers` to the right, a line per row. A `|` in a cell is escaped, so
+    that an error message cannot break its row into more columns than the header has."""
+    rule = ["---:" if column in numbers else "---" for column in columns]
+    lines = [_markdown_row(columns), _markdown_row(rule)]
+    lines += [_markdown_row([str(cell).replace("|", "\\|") for cell in row]) for row in rows]
+    return "\n".join(lines)
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
