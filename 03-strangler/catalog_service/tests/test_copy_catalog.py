@@ -233,7 +233,7 @@ def test_a_product_changed_in_the_service_since_the_copy_is_kept_and_named(monol
         "verify: product 5: price_cents monolith=1000 service=999: "
         "changed in the service since (kept)"
     ) in output
-    assert "matches the monolith's but for 1 products changed in the service since (5)" in output
+    assert "matches the monolith's but for 1 product(s) changed in the service since: 5" in output
 
 
 # --- verify ----------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_verify_names_a_corrupted_product_and_fails_and_the_copy_repairs_it(mono
         "verify: product 4: name monolith='Product 4 – ünïcode' service='Corrupted': "
         "changed without updated_at changing"
     ) in output
-    assert "differs from the monolith's in 1 products (4)" in error
+    assert "differs from the monolith's for 1 product(s): 4;" in error
     assert "7 products: 0 inserted, 1 updated, 6 unchanged, 0 kept" in copy()
 
 
@@ -255,7 +255,7 @@ def test_verify_copies_nothing(monolith):
     output, error = failing_copy("--verify")
 
     assert "verify: product 1 is missing in the service" in output
-    assert "differs from the monolith's in 7 products" in error
+    assert "differs from the monolith's for 7 product(s): 1, 2," in error
     assert not Product.objects.exists()
 
 
@@ -314,7 +314,7 @@ def test_a_copy_while_the_monolith_takes_writes_names_what_changed_after_its_bat
         in output
     )
     assert "product 5" not in output  # changed before its batch: copied as it was then
-    assert "differs from the monolith's in 1 products (2)" in error
+    assert "differs from the monolith's for 1 product(s): 2;" in error
 
     second = copy()
 

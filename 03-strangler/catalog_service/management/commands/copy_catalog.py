@@ -319,14 +319,14 @@ class Command(BaseCommand):
         self.say(f"verify: service  {service}")
         if to_copy:
             raise CommandError(
-                f"copy_catalog: the service's catalog differs from the monolith's in "
-                f"{len(to_copy)} products ({', '.join(map(str, to_copy))}): run the copy again "
-                "(did the monolith change during the copy?)"
+                f"copy_catalog: the service's catalog differs from the monolith's for "
+                f"{len(to_copy)} product(s): {', '.join(map(str, to_copy))}; run the copy "
+                "again (did the monolith change during the copy?)"
             )
         if kept:
             self.say(
                 f"verify: the service's catalog matches the monolith's but for {len(kept)} "
-                f"products changed in the service since ({', '.join(map(str, kept))})"
+                f"product(s) changed in the service since: {', '.join(map(str, kept))}"
             )
             return
         self.say("verify: the service's catalog matches the monolith's")
