@@ -127,17 +127,14 @@ class Command(BaseCommand):
             self.say(f"the service holds {held} products already; nothing copied (--if-empty)")
             return
         after_id = self.resume_point() if resume else 0
-        total = self.source_query(f"SELECT COUNT(*) FROM {SOURCE_VIEW}")[0][0]
+        total = self.source_count()
         slugs = [
             row[0] for row in self.source_query(f"SELECT DISTINCT category FROM {SOURCE_VIEW}")
         ]
         categories = self.copy_categories(slugs)
 
         counts = {"inserted": 0, "updated": 0, "unchanged": 0, "kept": 0}
-        # Products before the resume point were copied by the interrupted run.
-        done = self.source_query(f"SELECT COUNT(*) FROM {SOURCE_VIEW} WHERE id <= %s", [after_id])[
-            0
-        ][0]
+        done = self.source_count("WHERE id <= %s", [after_id])  # copied by an interrupted run
         for batch in self.source_batches(batch_size, after_id=after_id):
             for outcome, number in self.copy_batch(batch, categories).items():
                 counts[outcome] += number
@@ -180,6 +177,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"copy_catalog: cannot read the monolith's catalog: {error}"
             ) from error
+
+    def source_count(self, where: str = "", params: list[Any] | None = None) -> int:
+        return self.source_query(f"SELECT COUNT(*) FROM {SOURCE_VIEW} {where}", params)[0][0]
 
     def source_batches(
         self, batch_size: int, *, after_id: int = 0
