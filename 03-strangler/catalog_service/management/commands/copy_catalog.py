@@ -77,9 +77,9 @@ def difference(monolith: tuple[Any, ...], service: tuple[Any, ...] | None) -> tu
     if service is None:
         return f"product {monolith[0]} is missing in the service", True
     fields = ", ".join(
-        f"{name} monolith={ours!r} service={theirs!r}"
-        for name, ours, theirs in zip(NAMES, monolith, service, strict=False)
-        if ours != theirs
+        f"{name} monolith={in_monolith!r} service={in_service!r}"
+        for name, in_monolith, in_service in zip(NAMES, monolith, service, strict=False)
+        if in_monolith != in_service
     )
     changed, copied = _aware(monolith[-1]), service[-1]
     if changed > copied:
@@ -298,21 +298,20 @@ class Command(BaseCommand):
         to_copy, kept = [], []
         width = len(CHECKED)
         for batch in self.source_batches(batch_size):
-            ids = [row[0] for row in batch]
-            held = Product.objects.filter(id__in=ids).order_by("id")
+            held = Product.objects.filter(id__in=[row[0] for row in batch]).order_by("id")
             rows = list(held.values_list(*CHECKED, "updated_at"))
-            theirs = [row[:width] for row in batch]
-            ours = [row[:width] for row in rows]
-            monolith.add(theirs)
-            service.add(ours)
-            if str(Checksum(theirs)) == str(Checksum(ours)):
+            in_monolith = [row[:width] for row in batch]
+            in_service = [row[:width] for row in rows]
+            monolith.add(in_monolith)
+            service.add(in_service)
+            if str(Checksum(in_monolith)) == str(Checksum(in_service)):
                 continue
-            by_id = {row[0]: row for row in rows}
+            service_rows = {row[0]: row for row in rows}
             for row in batch:
-                wanted = (*row[:width], row[-1])
-                if by_id.get(row[0]) is not None and by_id[row[0]][:width] == wanted[:width]:
+                held_row = service_rows.get(row[0])
+                if held_row is not None and held_row[:width] == row[:width]:
                     continue
-                line, must_copy = difference(wanted, by_id.get(row[0]))
+                line, must_copy = difference((*row[:width], row[-1]), held_row)
                 self.say(f"verify: {line}")
                 (to_copy if must_copy else kept).append(row[0])
         self.say(f"verify: monolith {monolith}")
