@@ -208,6 +208,26 @@ def test_an_interrupted_copy_resumes_after_its_last_finished_batch(monolith, mon
     assert "nothing to resume" in copy("--resume")  # a finished copy leaves nothing behind
 
 
+def test_if_empty_finishes_a_copy_that_was_killed_instead_of_skipping_it(monolith, monkeypatch):
+    real_copy_batch = CopyCatalog.copy_batch
+
+    def crash_in_the_second_batch(command, batch, categories):
+        if batch[0][0] > 3:
+            raise RuntimeError("the release was killed")
+        return real_copy_batch(command, batch, categories)
+
+    monkeypatch.setattr(CopyCatalog, "copy_batch", crash_in_the_second_batch)
+    with pytest.raises(RuntimeError):
+        copy("--if-empty")
+    monkeypatch.undo()
+
+    output = copy("--if-empty")  # the next release: the service is not empty, but unfinished
+
+    assert "resuming after product 3" in output
+    assert "7 products: 4 inserted, 0 updated, 0 unchanged, 0 kept" in output
+    assert "holds 7 products already" in copy("--if-empty")
+
+
 def test_a_resume_between_other_databases_is_refused(monolith, settings):
     (settings.VAR_DIR / "copy_catalog.progress").write_text(
         '{"after_id": 3, "monolith": "elsewhere.sqlite3", "service": "other.sqlite3"}\n'

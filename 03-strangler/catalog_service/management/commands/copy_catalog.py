@@ -20,8 +20,9 @@ stock refer to them). A backfill that may run while traffic flows, and be stoppe
   the service's row is the newer one: run the copy again and it copies what changed during
   the first pass. `--verify` does only this, copying nothing.
 
-`--if-empty` copies only into a service that holds no product yet: how the stage's release
-step runs it ("copy the catalog if needed").
+`--if-empty` copies only into a service that holds no product yet, or finishes a copy that
+was killed (its progress file is there): how the stage's release step runs it ("copy the
+catalog if needed").
 """
 
 import hashlib
@@ -124,8 +125,10 @@ class Command(BaseCommand):
             self.verify(batch_size)
             return
         if if_empty and (held := Product.objects.count()):
-            self.say(f"the service holds {held} products already; nothing copied (--if-empty)")
-            return
+            if not self.progress_file().exists():
+                self.say(f"the service holds {held} products already; nothing copied (--if-empty)")
+                return
+            resume = True  # a release killed during its copy: finish it, or it never will be
         after_id = self.resume_point() if resume else 0
         total = self.source_count()
         slugs = [
