@@ -184,7 +184,8 @@ def test_the_copy_reads_the_monolith_s_view_and_never_its_tables(monolith):
 
 
 # --- stopped and resumed -------------------------------------------------------------------
-def test_an_interrupted_copy_resumes_after_its_last_finished_batch(monolith, monkeypatch):
+def killed_in_the_second_batch(monkeypatch, *args: str) -> None:
+    """A copy whose process dies after its first batch (ids 1..3) committed."""
     real_copy_batch = CopyCatalog.copy_batch
 
     def crash_in_the_second_batch(command, batch, categories):
@@ -192,10 +193,14 @@ def test_an_interrupted_copy_resumes_after_its_last_finished_batch(monolith, mon
             raise RuntimeError("the copy's process was killed")
         return real_copy_batch(command, batch, categories)
 
-    monkeypatch.setattr(CopyCatalog, "copy_batch", crash_in_the_second_batch)
-    with pytest.raises(RuntimeError):
-        copy()
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(CopyCatalog, "copy_batch", crash_in_the_second_batch)
+        with pytest.raises(RuntimeError):
+            copy(*args)
+
+
+def test_an_interrupted_copy_resumes_after_its_last_finished_batch(monolith, monkeypatch):
+    killed_in_the_second_batch(monkeypatch)
     assert sorted(Product.objects.values_list("id", flat=True)) == [1, 2, 3]
 
     output = copy("--resume")
@@ -209,17 +214,7 @@ def test_an_interrupted_copy_resumes_after_its_last_finished_batch(monolith, mon
 
 
 def test_if_empty_finishes_a_copy_that_was_killed_instead_of_skipping_it(monolith, monkeypatch):
-    real_copy_batch = CopyCatalog.copy_batch
-
-    def crash_in_the_second_batch(command, batch, categories):
-        if batch[0][0] > 3:
-            raise RuntimeError("the release was killed")
-        return real_copy_batch(command, batch, categories)
-
-    monkeypatch.setattr(CopyCatalog, "copy_batch", crash_in_the_second_batch)
-    with pytest.raises(RuntimeError):
-        copy("--if-empty")
-    monkeypatch.undo()
+    killed_in_the_second_batch(monkeypatch, "--if-empty")  # a release, killed
 
     output = copy("--if-empty")  # the next release: the service is not empty, but unfinished
 
