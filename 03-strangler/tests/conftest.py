@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
+from kernel import broker
 from kombu import Exchange, Queue
-from messaging import broker
 from notifications import handlers as notifications_handlers
 
 from . import factories

@@ -20,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.utils import timezone
-from messaging import broker
-from messaging.metrics import OutboxLag, QueueDepth
+from kernel import broker
+from kernel.metrics import QueueDepth
+from messaging.metrics import OutboxLag
 from messaging.models import OutboxMessage
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
