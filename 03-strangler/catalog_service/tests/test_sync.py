@@ -1,8 +1,10 @@
 """catalog-sync's handler: the monolith's `catalog.product_changed` events applied to the
 service's catalog, once each, and never an older state over a newer one."""
 
+import types
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from kernel.consumer import MalformedEvent
@@ -77,6 +79,24 @@ def test_an_older_event_delivered_late_does_not_overwrite_a_newer_row():
 
     assert outcome == "stale"
     assert price_of(9004) == 1399
+
+
+def test_without_the_version_check_the_late_event_would_win():
+    """The test above can fail: on a copy of sync.py without apply's version check (the
+    processed-event table alone, which a new event id gets past), the older price comes back."""
+    source = Path(sync.__file__).read_text()
+    version_check = (
+        '    if row is not None and row.updated_at >= change.updated_at:\n        return "stale"\n'
+    )
+    assert version_check in source, "sync.apply changed: update this copy"
+    blind = types.ModuleType("catalog_service.version_blind_sync")
+    blind.__package__ = "catalog_service"
+    exec(compile(source.replace(version_check, ""), "version_blind_sync.py", "exec"), vars(blind))
+
+    blind.handle(product_changed(9200, price_cents=1399, updated_at=WRITTEN + timedelta(seconds=5)))
+    blind.handle(product_changed(9200, price_cents=1250, updated_at=WRITTEN))
+
+    assert price_of(9200) == 1250
 
 
 def test_an_event_of_the_version_the_row_holds_changes_nothing():
