@@ -112,20 +112,29 @@ def serve(*collectors: Collector) -> int | None:
 
 
 class QueueDepth(Collector):
-    """A consumer's lag: the messages waiting in its queue, as the broker counts them
-    (RabbitMQ's, or the file-system broker's files), read with a passive declare."""
+    """Consumers' lag: the messages waiting in each of `queues`, as the broker counts them
+    (RabbitMQ's, or the file-system broker's files), read with a passive declare. A consumer
+    serves its own queue's; the relay serves every subscriber's, so that the lag of a
+    consumer that is down (and serves nothing) still shows."""
 
-    def __init__(self, queue):
-        self.queue = queue
+    def __init__(self, *queues):
+        self.queues = queues
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "shop_broker_queue_messages", "Messages waiting in the queue", labels=["queue"]
         )
-        try:
-            with broker.connection() as connection:
-                declared = self.queue(connection.default_channel).queue_declare(passive=True)
-            family.add_metric([self.queue.name], declared.message_count)
-        except Exception as error:  # a broker that is down gives no figure, not a failed scrape
-            logger.warning("event=metrics_read_failed collector=QueueDepth error=%r", error)
+        for queue in self.queues:
+            # A connection each: on RabbitMQ a queue not declared yet fails its passive declare
+            # and closes the channel, which must not cost the other queues their figures.
+            try:
+                with broker.connection() as connection:
+                    declared = queue(connection.default_channel).queue_declare(passive=True)
+                family.add_metric([queue.name], declared.message_count)
+            except Exception as error:  # a broker that is down: no figure, not a failed scrape
+                logger.warning(
+                    "event=metrics_read_failed collector=QueueDepth queue=%s error=%r",
+                    queue.name,
+                    error,
+                )
         yield family
