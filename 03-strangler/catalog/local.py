@@ -3,6 +3,8 @@
 `catalog.api` calls it when SHOP_CATALOG_BACKEND is "local", and always for seeding: the demo
 catalog is seeded here, into the monolith's tables, and copied to the catalog service from
 here (`python -m catalog_service copy_catalog`), as a real migration copies legacy data.
+Each staff write also records a `catalog.product_changed` event in the outbox (catalog/events.py),
+which keeps the service's copy in step after the copy (event-fed sync); seeding records none.
 """
 
 from collections.abc import Iterable
@@ -13,7 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from kernel.errors import NotFound, ValidationFailed
 from kernel.http import PagedRows
+from messaging import outbox
 
+from .events import ProductChanged
 from .models import Category
 from .models import Product as ProductRow
 from .types import Product
@@ -81,6 +85,7 @@ def product_create(
             )
     except IntegrityError as exc:  # two creates of the same sku raced past the check above
         raise ValidationFailed("sku", "A product with this sku already exists.") from exc
+    _record_change(product)
     return product_get(product_id=product.id)
 
 
@@ -105,7 +110,25 @@ def product_update(
     if price_cents is not None:
         product.price_cents = price_cents
     product.save()
+    _record_change(product)
     return product_get(product_id=product_id)
+
+
+def _record_change(product: ProductRow) -> None:
+    """The product's new state, as an event in the outbox, in the transaction that wrote it:
+    the catalog service's copy follows (catalog/events.py, event-fed sync)."""
+    outbox.record(
+        ProductChanged(
+            product_id=product.id,
+            sku=product.sku,
+            name=product.name,
+            description=product.description,
+            category=product.category.slug,
+            price_cents=product.price_cents,
+            created_at=product.created_at,
+            updated_at=product.updated_at,
+        )
+    )
 
 
 @transaction.atomic

@@ -45,3 +45,15 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+
+class ProcessedEvent(models.Model):
+    """A `catalog.product_changed` event catalog-sync has applied (or found stale): the unique
+    event id makes a second delivery of the same event a no-op (catalog_service/sync.py)."""
+
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=100)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

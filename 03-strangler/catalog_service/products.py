@@ -15,7 +15,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.management.color import no_style
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kernel.errors import NotFound, ValidationFailed
@@ -241,3 +242,12 @@ def update(
         if not updated:
             raise NotFound(f"No product with id {product_id}.")  # and the category goes too
     return get(product_id=product_id)
+
+
+def reset_id_sequences() -> None:
+    """After rows went in with ids of their own (the monolith's, by copy_catalog or
+    catalog-sync): move PostgreSQL's id sequences past them, or the next product created here
+    would collide (a no-op on SQLite)."""
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), [Category, ProductRow]):
+            cursor.execute(statement)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from kernel.settings import (
     allowed_hosts,
+    broker_settings,
     debug,
     logging_settings,
     secret_key,
@@ -130,6 +131,22 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "kernel.http.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+
+# --- Broker: the monolith's catalog events, for catalog-sync ----------------------------------
+# While staff writes still land in the monolith's tables (SHOP_CATALOG_BACKEND=local), the
+# monolith records a `catalog.product_changed` event per write and its relay publishes it;
+# `catalog-sync` (sync_catalog, catalog_service/sync.py) applies it here. The same broker, the
+# same namespace and the same folder as the monolith's, or the events go somewhere else.
+BROKER_URL, BROKER_TRANSPORT_OPTIONS = broker_settings(VAR_DIR)
+SHOP_BROKER_NAMESPACE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")
+# This service's queue and what it is bound to; the monolith's settings list it too, so that
+# its relay declares the queue before it publishes (an event nobody is bound to is dropped).
+SHOP_EVENT_SUBSCRIPTIONS: dict[str, list[str]] = {"catalog-sync": ["catalog.product_changed"]}
+# How long catalog-sync remembers the ids of the events it applied (as the monolith's
+# notifications consumer: longer than the monolith's outbox keeps a row to replay).
+SHOP_PROCESSED_EVENT_RETENTION_DAYS = int(
+    os.environ.get("SHOP_PROCESSED_EVENT_RETENTION_DAYS") or 30
+)
 
 USE_TZ = True
 TIME_ZONE = "UTC"

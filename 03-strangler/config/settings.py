@@ -11,13 +11,13 @@ from pathlib import Path
 import dj_database_url
 from kernel.settings import (
     allowed_hosts,
+    broker_settings,
     debug,
     logging_settings,
     secret_key,
     shop_env,
     sqlite_options,
 )
-from kombu.transport import TRANSPORT_ALIASES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STAGE = BASE_DIR.name  # "03-strangler": the folder name, reported by /api/health/
@@ -116,29 +116,7 @@ CACHES = {
 # --- Broker and events ----------------------------------------------------------------------
 # The outbox relay publishes domain events to a topic exchange; consumers (notifications) read
 # them from their own queues. No Celery at this stage: see messaging/ and the README.
-BROKER_URL = os.environ.get("BROKER_URL", "filesystem://")
-# amqp: wait for RabbitMQ to confirm each publish, so the relay marks an event published only
-# once the broker has taken responsibility for it.
-BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"confirm_publish": True}
-# filesystem:// means our subclass of kombu's transport, which writes each message atomically.
-TRANSPORT_ALIASES["filesystem"] = "messaging.file_transport:Transport"
-if BROKER_URL.startswith("filesystem://"):
-    BROKER_DIR = VAR_DIR / "broker"
-    BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        # Exchange bindings live here, in files: how a queue bound by the consumer process is
-        # seen by the relay process that publishes.
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": True,
-        # The transport polls its folder; a tenth of a second keeps an email within a blink.
-        "polling_interval": 0.1,
-    }
-    # kombu expects the folders to exist; creating them here keeps every process
-    # (web, relay, consumer, tests) working without a separate setup step.
-    for folder in ("queue", "processed", "control"):
-        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+BROKER_URL, BROKER_TRANSPORT_OPTIONS = broker_settings(VAR_DIR)
 # How long the outbox keeps published rows (the relay deletes older ones; an event can be
 # replayed from its row until then), and notifications the ids of the events it handled: longer,
 # so that a replayed event is still recognised as one.
@@ -159,6 +137,9 @@ SHOP_BROKER_NAMESPACE = os.environ.get("SHOP_BROKER_NAMESPACE", f"shop-{STAGE}")
 # started waits in that consumer's queue; an exchange with no queue bound drops messages.
 SHOP_EVENT_SUBSCRIPTIONS: dict[str, list[str]] = {
     "notifications": ["order.confirmed", "order.cancelled"],
+    # The catalog service's copy, fed by the monolith's catalog writes while they still land
+    # here (catalog/events.py); its settings bind the same queue.
+    "catalog-sync": ["catalog.product_changed"],
 }
 
 # --- The catalog: local tables or the extracted catalog service ---------------------------

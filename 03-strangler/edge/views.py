@@ -20,6 +20,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from inventory import api as inventory_api
+from kernel import broker
 from kernel.errors import ValidationFailed
 from kernel.http import (
     LARGEST_ID,
@@ -30,7 +31,6 @@ from kernel.http import (
     readiness_response,
 )
 from kernel.money import decimal_to_cents
-from messaging import broker
 from ordering import api as ordering_api
 from payments import api as payments_api
 from rest_framework import exceptions, serializers, status

@@ -6,7 +6,9 @@ catalog service (as kernel/http.py shares their API's parts), with prometheus-cl
 - each gRPC call the catalog service serves, by method and status code
   (`shop_grpc_server_calls_total`, `shop_grpc_server_call_duration_seconds`);
 - `serve()`: a process that serves no HTTP (the relay, the consumer, the gRPC server)
-  serves its metrics on SHOP_METRICS_PORT, with the Python process's own figures.
+  serves its metrics on SHOP_METRICS_PORT, with the Python process's own figures;
+- `QueueDepth`: a consumer's lag, the messages waiting in its queue (the notifications
+  consumer's and the catalog service's catalog-sync).
 
 gunicorn runs several worker processes, each counting its own requests: each writes its
 figures to files in one folder, PROMETHEUS_MULTIPROC_DIR (set, one folder per server, and
@@ -16,6 +18,7 @@ emptied at start by gunicorn.conf.py), and /metrics adds up every worker's files
 import logging
 import os
 import time
+from collections.abc import Iterable
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
@@ -28,7 +31,10 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from kernel import broker
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +109,32 @@ def serve(*collectors: Collector) -> int | None:
     start_http_server(int(port), addr=host)
     logger.info("event=metrics_serving address=%s:%s path=/metrics", host, port)
     return int(port)
+
+
+class QueueDepth(Collector):
+    """Consumers' lag: the messages waiting in each of `queues`, as the broker counts them
+    (RabbitMQ's, or the file-system broker's files), read with a passive declare. A consumer
+    serves its own queue's; the relay serves every subscriber's, so that the lag of a
+    consumer that is down (and serves nothing) still shows."""
+
+    def __init__(self, *queues):
+        self.queues = queues
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "shop_broker_queue_messages", "Messages waiting in the queue", labels=["queue"]
+        )
+        for queue in self.queues:
+            # A connection each: on RabbitMQ a queue not declared yet fails its passive declare
+            # and closes the channel, which must not cost the other queues their figures.
+            try:
+                with broker.connection() as connection:
+                    declared = queue(connection.default_channel).queue_declare(passive=True)
+                family.add_metric([queue.name], declared.message_count)
+            except Exception as error:  # a broker that is down: no figure, not a failed scrape
+                logger.warning(
+                    "event=metrics_read_failed collector=QueueDepth queue=%s error=%r",
+                    queue.name,
+                    error,
+                )
+        yield family

@@ -2,7 +2,8 @@
 
 The monolith's settings (config/settings.py) and the catalog service's
 (catalog_service/settings.py) import this while Django is still being set up, so it imports
-nothing of Django's but an exception: plain functions returning plain values.
+nothing of Django's but an exception: plain functions returning plain values. (The broker's
+settings register the stage's file-system transport with kombu, by name.)
 
 SHOP_ENV is development (the default) or production. Production refuses to start with what
 this repository publishes: the development secret key, a guessable key, or the development
@@ -10,9 +11,11 @@ host names; and DEBUG stays off.
 """
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu.transport import TRANSPORT_ALIASES
 
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me"  # published: development only
 DEVELOPMENT_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
@@ -70,6 +73,36 @@ def sqlite_options() -> dict[str, Any]:
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+
+
+def broker_settings(var_dir: Path) -> tuple[str, dict[str, Any]]:
+    """BROKER_URL and BROKER_TRANSPORT_OPTIONS: RabbitMQ (`amqp://...`) or, by default, the
+    file-system broker under `var_dir`/broker, which the monolith's relay and consumer and the
+    catalog service's consumer must all find in the same folder."""
+    url = os.environ.get("BROKER_URL", "filesystem://")
+    # amqp: wait for RabbitMQ to confirm each publish, so the relay marks an event published
+    # only once the broker has taken responsibility for it.
+    options: dict[str, Any] = {"confirm_publish": True}
+    # filesystem:// means our subclass of kombu's transport, which writes each message atomically.
+    TRANSPORT_ALIASES["filesystem"] = "kernel.file_transport:Transport"
+    if url.startswith("filesystem://"):
+        folder = var_dir / "broker"
+        options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            # Exchange bindings live here, in files: how a queue bound by the consumer process
+            # is seen by the relay process that publishes.
+            "control_folder": str(folder / "control"),
+            "store_processed": True,
+            # The transport polls its folder; a tenth of a second keeps an email within a blink.
+            "polling_interval": 0.1,
+        }
+        # kombu expects the folders to exist; creating them here keeps every process
+        # (web, relay, consumers, tests) working without a separate setup step.
+        for name in ("queue", "processed", "control"):
+            (folder / name).mkdir(parents=True, exist_ok=True)
+    return url, options
 
 
 def logging_settings(level: str) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""The monolith's background processes' own Prometheus metrics: the relay serves the
-outbox's lag, the notifications consumer its queue's depth (its lag), each on its
-SHOP_METRICS_PORT (the ports table of the stage's README) with kernel.metrics.serve().
+"""The relay's own Prometheus metric: the outbox's lag, on its SHOP_METRICS_PORT (the ports
+table of the stage's README) with kernel.metrics.serve(). (A consumer's lag, its queue's
+depth, is kernel.metrics.QueueDepth: the catalog service's consumer serves it too.)
 
-The gauges read the database or the broker when Prometheus asks, not in a loop: a scrape
-every few seconds costs one small query.
+The gauge reads the database when Prometheus asks, not in a loop: a scrape every few
+seconds costs one small query.
 """
 
 import logging
@@ -14,7 +14,6 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from messaging import broker
 from messaging.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -46,23 +45,3 @@ class OutboxLag(Collector):
         yield GaugeMetricFamily(
             "shop_outbox_unpublished_rows", "Outbox rows not yet published", value=count
         )
-
-
-class QueueDepth(Collector):
-    """A consumer's lag: the messages waiting in its queue, as the broker counts them
-    (RabbitMQ's, or the file-system broker's files), read with a passive declare."""
-
-    def __init__(self, queue):
-        self.queue = queue
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "shop_broker_queue_messages", "Messages waiting in the queue", labels=["queue"]
-        )
-        try:
-            with broker.connection() as connection:
-                declared = self.queue(connection.default_channel).queue_declare(passive=True)
-            family.add_metric([self.queue.name], declared.message_count)
-        except Exception as error:  # a broker that is down gives no figure, not a failed scrape
-            logger.warning("event=metrics_read_failed collector=QueueDepth error=%r", error)
-        yield family

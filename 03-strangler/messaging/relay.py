@@ -29,12 +29,11 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
-from kernel import telemetry
+from kernel import broker, telemetry
 from kombu.exceptions import KombuError
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 
-from . import broker
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from kernel import broker
+from kernel.consumer import MalformedEvent
 from kernel.money import cents_to_str
 from kombu import Queue
-from messaging import broker
-from messaging.consumer import MalformedEvent
 from ordering.events import ORDER_EVENTS, OrderCancelled, OrderConfirmed, OrderEvent
 
 from .models import ProcessedEvent

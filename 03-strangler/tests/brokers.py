@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from messaging import broker
+from kernel import broker
 
 
 @contextmanager

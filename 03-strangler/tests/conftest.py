@@ -14,9 +14,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
+from kernel import broker
 from kombu import Exchange, Queue
-from messaging import broker
-from notifications import handlers as notifications_handlers
 
 from . import factories
 from .clients import ShopClient, basic_auth
@@ -34,17 +33,20 @@ def events_namespace() -> str:
     namespace = f"shop-03-test-{uuid.uuid4().hex[:8]}"
     with override_settings(SHOP_BROKER_NAMESPACE=namespace):
         yield namespace
-        remove_from_the_broker(notifications_handlers.queue(), broker.events_exchange())
+        # Every subscriber's queue: the relay declared them all (catalog-sync's too).
+        subscribed = [broker.subscribed_queue(name) for name in settings.SHOP_EVENT_SUBSCRIPTIONS]
+        remove_from_the_broker(subscribed, broker.events_exchange())
 
 
-def remove_from_the_broker(queue: Queue, exchange: Exchange) -> None:
-    """Delete a durable queue and its exchange, which would otherwise outlive the test run."""
+def remove_from_the_broker(queues: list[Queue], exchange: Exchange) -> None:
+    """Delete durable queues and their exchange, which would otherwise outlive the test run."""
     with broker.connection() as connection:
         channel = connection.default_channel
-        bound = queue(channel)
-        bound.declare()  # the run may not have declared it: now there is one to delete
-        bound.purge()
-        bound.delete()
+        for queue in queues:
+            bound = queue(channel)
+            bound.declare()  # the run may not have declared it: now there is one to delete
+            bound.purge()
+            bound.delete()
         exchange(channel).delete()
     if connection.transport_cls == "filesystem":
         # The file-system transport keeps an exchange's bindings in a file it never removes.

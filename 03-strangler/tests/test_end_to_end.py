@@ -6,68 +6,13 @@ that the broker routes across processes: in embedded mode kombu's file-system tr
 keeps the consumer's binding in a file of its control folder, where the relay finds it.
 """
 
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from messaging.models import OutboxMessage
 
-from .processes import STAGE_DIR as STAGE
-from .processes import process_environment
-
-
-def database_url_of_the_test_run() -> str:
-    """DATABASE_URL of the test database this run created (the processes must see its rows)."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
-    return (
-        f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
-    )
-
-
-class Process:
-    """A `manage.py` command running beside the test; its output goes to a file."""
-
-    def __init__(self, command: str, env: dict[str, str], log: Path):
-        self.log = log
-        self._log_file = log.open("w")
-        self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", command],
-            cwd=STAGE,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            assert self.popen.poll() is None, f"exited early:\n{self.output()}"
-            assert time.monotonic() < deadline, f"no {text!r} within {timeout} s:\n{self.output()}"
-            time.sleep(0.05)
-
-    def stop(self) -> float:
-        """SIGTERM, as honcho sends it; return how long the process took to exit."""
-        asked = time.monotonic()
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=10)
-        finally:
-            if self.popen.poll() is None:
-                self.popen.kill()
-            self._log_file.close()
-        return time.monotonic() - asked
+from .processes import Process, database_url_of_the_test_run, process_environment
 
 
 @pytest.fixture
@@ -81,8 +26,10 @@ def processes(transactional_db, tmp_path) -> Iterator[dict[str, Process]]:
         SHOP_EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
     )
     started = {
-        "notifications": Process("consume_events", env, tmp_path / "notifications.log"),
-        "relay": Process("relay_outbox", env, tmp_path / "relay.log"),
+        "notifications": Process(
+            ["manage.py", "consume_events"], env, tmp_path / "notifications.log"
+        ),
+        "relay": Process(["manage.py", "relay_outbox"], env, tmp_path / "relay.log"),
     }
     try:
         # The consumer declares its queue and binding on start: events published before that

@@ -20,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.utils import timezone
-from messaging import broker
-from messaging.metrics import OutboxLag, QueueDepth
+from kernel import broker
+from kernel.metrics import QueueDepth
+from messaging.metrics import OutboxLag
 from messaging.models import OutboxMessage
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
@@ -253,6 +254,13 @@ def test_the_relay_and_the_consumer_serve_their_lag_on_their_metrics_ports(tmp_p
 
     assert re.search(r"^shop_outbox_oldest_unpublished_age_seconds 0\.0$", relay_text, re.M)
     assert re.search(r"^shop_outbox_unpublished_rows 0\.0$", relay_text, re.M)
+    # The relay shows every subscriber's queue too (the consumer declared its own by now).
+    notifications = f"{env['SHOP_BROKER_NAMESPACE']}.notifications"
+    assert re.search(
+        rf'^shop_broker_queue_messages{{queue="{notifications}"}} 0\.0$',
+        relay_text,
+        re.M,
+    ), relay_text
     assert re.search(
         rf'^shop_broker_queue_messages{{queue="{env["SHOP_BROKER_NAMESPACE"]}[^"]*"}} 0\.0$',
         consumer_text,

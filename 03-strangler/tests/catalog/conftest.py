@@ -64,8 +64,9 @@ def _wait_serving(target: str, process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def catalog_service(tmp_path_factory) -> Iterator[str]:
-    """The catalog service's gRPC target, e.g. "127.0.0.1:41234", on a fresh database."""
+def catalog_service_environment(tmp_path_factory) -> dict[str, str]:
+    """The environment of the catalog service's processes in this test run: its database
+    (fresh, migrated) and a folder of its own (CATALOG_DATABASE_URL, SHOP_VAR_DIR)."""
     tmp_path = tmp_path_factory.mktemp("catalog-service")
     env = process_environment(
         CATALOG_DATABASE_URL=_service_database_url(tmp_path), SHOP_VAR_DIR=str(tmp_path)
@@ -73,6 +74,14 @@ def catalog_service(tmp_path_factory) -> Iterator[str]:
     _manage(env, "ensure_database")
     _manage(env, "migrate", "--noinput")
     _manage(env, "flush", "--noinput")  # PostgreSQL: what an earlier run left behind
+    return env
+
+
+@pytest.fixture(scope="session")
+def catalog_service(catalog_service_environment, tmp_path_factory) -> Iterator[str]:
+    """The catalog service's gRPC target, e.g. "127.0.0.1:41234", on a fresh database."""
+    env = catalog_service_environment
+    tmp_path = Path(env["SHOP_VAR_DIR"])
     target = f"127.0.0.1:{free_port()}"
     log = (tmp_path / "service.log").open("w")
     process = subprocess.Popen(

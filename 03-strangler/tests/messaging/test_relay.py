@@ -13,7 +13,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from messaging import broker, relay
+from kernel import broker
+from messaging import relay
 from messaging.models import OutboxMessage
 from notifications import handlers as notifications_handlers
 from ordering import api as ordering_api

@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import pytest
 from django.db import transaction
-from kernel import telemetry
+from kernel import broker, telemetry
+from kernel.consumer import EventConsumer
 from kernel.events import Event
-from messaging import broker, outbox, relay
-from messaging.consumer import EventConsumer
+from messaging import outbox, relay
 from messaging.models import OutboxMessage
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider

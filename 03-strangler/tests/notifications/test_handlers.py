@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from messaging.consumer import MalformedEvent
+from kernel.consumer import MalformedEvent
 from messaging.models import OutboxMessage
 from notifications import handlers
 from notifications.models import ProcessedEvent

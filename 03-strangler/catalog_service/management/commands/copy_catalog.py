@@ -34,10 +34,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from catalog_service import products
 from catalog_service.models import Category, Product
 
 SOURCE = "monolith"
@@ -288,9 +288,7 @@ class Command(BaseCommand):
     def reset_sequences(self) -> None:
         """Products went in with the monolith's ids: move PostgreSQL's id sequences past
         them, or the next product created here would collide (a no-op on SQLite)."""
-        with connection.cursor() as cursor:
-            for statement in connection.ops.sequence_reset_sql(no_style(), [Category, Product]):
-                cursor.execute(statement)
+        products.reset_id_sequences()
 
     # --- both --------------------------------------------------------------------------------
     def verify(self, batch_size: int) -> None:

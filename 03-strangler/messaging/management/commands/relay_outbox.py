@@ -3,9 +3,10 @@
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from kernel import telemetry
-from kernel.metrics import serve
+from kernel import broker, telemetry
+from kernel.metrics import QueueDepth, serve
 
 from messaging import relay
 from messaging.metrics import OutboxLag
@@ -29,5 +30,8 @@ class Command(BaseCommand):
         # one poll (or one backoff sleep), after finishing the batch it is publishing.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        serve(OutboxLag())
+        # The outbox's lag, and every subscriber's queue: a consumer that is down serves no
+        # metrics of its own, and its queue is where its lag piles up.
+        subscribers = [broker.subscribed_queue(name) for name in settings.SHOP_EVENT_SUBSCRIPTIONS]
+        serve(OutboxLag(), QueueDepth(*subscribers))
         relay.run(stop=stop, poll_interval=options["poll_interval"])

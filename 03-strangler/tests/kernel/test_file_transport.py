@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
+from kernel import file_transport
 from kombu import Connection, Exchange, Queue
-from messaging import file_transport
 
 
 @pytest.fixture

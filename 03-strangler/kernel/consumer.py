@@ -7,6 +7,10 @@ be idempotent. A handler that fails is retried in place, so the events keep thei
 queue when it hands it out, so there a consumer killed mid-message loses that delivery: the
 stage README says how to replay an event from the outbox.)
 
+`run_until_stopped` is a consumer process's whole life (the notifications consumer's and
+the catalog service's catalog-sync): tracing, its queue's depth as a metric, the loop, and a
+clean stop on SIGTERM.
+
 `housekeeping`, if given, runs between messages once every `housekeeping_every` seconds
 (and once at the start): how a consumer forgets the events it handled long ago.
 
@@ -15,15 +19,18 @@ message's headers carry: the email sent for an order shows in the trace of its c
 """
 
 import logging
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
-from kernel import telemetry
 from kombu import Connection, Queue
 from kombu.mixins import ConsumerMixin
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
+
+from kernel import broker, telemetry
+from kernel.metrics import QueueDepth, serve
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +124,29 @@ class EventConsumer(ConsumerMixin):
                 continue
             message.ack()
             return
+
+
+def run_until_stopped(
+    *,
+    process: str,
+    queue: Queue,
+    handler: Callable[[dict[str, Any]], object],
+    housekeeping: Callable[[], object] | None = None,
+) -> None:
+    """Consume `queue` with `handler` until SIGTERM or SIGINT; `process` is the Procfile's name
+    for it (its traces' service name). Its metrics port serves the queue's depth: its lag."""
+    telemetry.setup(process)
+    serve(QueueDepth(queue))
+    with broker.connection() as connection:
+        consumer = EventConsumer(
+            connection=connection, queue=queue, handler=handler, housekeeping=housekeeping
+        )
+
+        # honcho stops a process with SIGTERM: finish the message in hand, then leave
+        # (kombu's loop looks at should_stop at least once a second).
+        def stop(*_) -> None:
+            consumer.should_stop = True
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop)
+        consumer.run()

@@ -1,6 +1,6 @@
 """The consumer loop's promise: ack after handling, retry what failed, drop what never can."""
 
-from messaging.consumer import EventConsumer, MalformedEvent
+from kernel.consumer import EventConsumer, MalformedEvent
 
 
 class FakeMessage:
@@ -76,7 +76,7 @@ def test_a_malformed_message_is_dropped_not_retried_forever(caplog):
 
 
 def test_housekeeping_runs_at_once_then_once_per_interval(monkeypatch):
-    from messaging import consumer as consumer_module
+    from kernel import consumer as consumer_module
 
     now = [1000.0]
     monkeypatch.setattr(consumer_module.time, "monotonic", lambda: now[0])
