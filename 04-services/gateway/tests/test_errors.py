@@ -343,7 +343,7 @@ def test_an_unknown_host_is_a_json_400(api_client, services):
 
 
 def test_a_bug_in_the_gateway_is_a_500_without_a_stack_trace(api_client, monkeypatch, caplog):
-    from gateway.services import catalog
+    from gateway.adapters import catalog
 
     def broken(**kwargs):
         raise RuntimeError("bug: secret internals in this message")
