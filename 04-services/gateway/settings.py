@@ -32,9 +32,9 @@ SHOP_STAFF_USER = os.environ.get("SHOP_STAFF_USER", "staff")
 SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or (
     "" if chassis_settings["PRODUCTION"] else "staff"
 )
-# `python -m gateway release` runs these after migrating: the cache's table (the login
+# `python -m gateway provision` runs these after migrating: the cache's table (the login
 # throttles count there), the staff user.
-SHOP_RELEASE_COMMANDS = ["createcachetable", "ensure_staff"]
+SHOP_PROVISION_COMMANDS = ["createcachetable", "ensure_staff"]
 
 # Time budgets of a public request (seconds), from arrival to answer, shared by every gRPC
 # call made for it (gateway.web.DeadlineMiddleware): the API answers 503 rather than wait

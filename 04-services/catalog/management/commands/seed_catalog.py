@@ -1,6 +1,6 @@
 """`python -m catalog seed_catalog`: the demo catalog of API.md, with its fixed ids.
 
-Part of the service's release (settings.SHOP_RELEASE_COMMANDS), so it runs at every start:
+Part of the service's release (settings.SHOP_PROVISION_COMMANDS), so it runs at every start:
 it creates the demo products that are missing and leaves every existing id alone, including
 one a member of staff has edited since. The inventory service seeds the stock of the same
 ids from the same list (chassis.demo_data), which is how the two databases agree without
