@@ -5,7 +5,7 @@
 
 from typing import Protocol
 
-from kernel.http import Product
+from kernel.catalog_presenters import Product
 
 __all__ = ["Product", "ProductSearch"]
 
