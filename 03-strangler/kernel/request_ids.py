@@ -21,6 +21,8 @@ def valid_request_id(incoming: str) -> str:
 
 
 class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every log record (settings.LOGGING names it)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         return True

@@ -3,7 +3,7 @@
 Each view validates input with its nested InputSerializer (API.md's rules, checked here
 before any service is called), calls one function of one adapter of `adapters/`, and renders
 the message it gets back with a presenter. Errors are raised, never built here: the
-exception handler in `gateway.web` renders them, the services' errors included.
+exception handler in `gateway.http_errors` renders them, the services' errors included.
 
 `extend_schema_serializer` gives each InputSerializer a name of its own in the OpenAPI
 document: drf-spectacular would name them all "Input" and keep only one of them (stage 03's

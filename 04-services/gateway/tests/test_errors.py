@@ -1,5 +1,5 @@
 """The error envelope of API.md: what the services' gRPC statuses become at the edge (one
-exception handler, gateway.web), what a service that is down or too slow becomes, and what
+exception handler, gateway.http_errors), what a service that is down or too slow becomes, and what
 goes wrong before any service is asked (unknown URLs, wrong methods, bodies that are not JSON).
 """
 
