@@ -17,17 +17,7 @@ class Command(BaseCommand):
     help = "Create the demo products that are missing, with their fixed ids."
 
     def handle(self, *args, **options) -> None:
-        demo = [
-            products.Product(
-                id=product.id,
-                sku=product.sku,
-                name=product.name,
-                description=product.description,
-                category=product.category,
-                price_cents=product.price_cents,
-            )
-            for product in demo_products()
-        ]
+        demo = demo_products()
         created = products.ensure(products=demo)
         self.stdout.write(
             f"seed_catalog: created {created} demo products, "
