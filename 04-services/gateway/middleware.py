@@ -1,13 +1,11 @@
-"""Request ids: taken from X-Request-ID (or made up), put on every log line and the response;
-and one time budget per public request.
+"""Request ids: taken from X-Request-ID (or made up), put on every log line and the response.
 
 Stage 03's kernel/middleware.py, carried forward; the id's rules and the log filter are in
-chassis/request_ids.py, which every service shares.
+chassis/request_ids.py, which every service shares. The time budget of a request has its
+middleware in gateway/budgets.py.
 """
 
-from chassis import deadlines
 from chassis.request_ids import request_id_var, valid_request_id
-from django.conf import settings
 from django.core.signals import request_finished
 
 
@@ -34,28 +32,3 @@ def _forget_request_id(**_kwargs) -> None:
 
 
 request_finished.connect(_forget_request_id, dispatch_uid="shop.request_id")
-
-
-# --- time budgets -------------------------------------------------------------------------------
-class DeadlineMiddleware:
-    """One time budget per public request (chassis.deadlines): settings.SHOP_REQUEST_BUDGET
-    seconds, or the setting a view names in its `budget_setting` (the checkout and the
-    cancellation run a saga of several calls: SHOP_CHECKOUT_BUDGET). Every gRPC call made
-    for the request gets what is left of it, so the request is answered within its budget
-    however deep a slow service sits."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        token = deadlines.start(settings.SHOP_REQUEST_BUDGET)
-        try:
-            return self.get_response(request)
-        finally:
-            deadlines.end(token)
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        view_class = getattr(view_func, "view_class", None)  # set by as_view()
-        setting = getattr(view_class, "budget_setting", None)
-        if setting:
-            deadlines.start(getattr(settings, setting))  # ended with the request's own token

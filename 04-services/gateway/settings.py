@@ -37,7 +37,7 @@ SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or (
 SHOP_PROVISION_COMMANDS = ["createcachetable", "ensure_staff"]
 
 # Time budgets of a public request (seconds), from arrival to answer, shared by every gRPC
-# call made for it (gateway.middleware.DeadlineMiddleware): the API answers 503 rather than wait
+# call made for it (gateway.budgets.DeadlineMiddleware): the API answers 503 rather than wait
 # longer. A checkout or a cancellation runs a saga (catalog, reserve, charge, commit; or
 # refund, release) and may first wait for a twin request's saga: it gets more.
 SHOP_REQUEST_BUDGET = float(os.environ.get("SHOP_REQUEST_BUDGET") or 3.0)
@@ -45,7 +45,7 @@ SHOP_CHECKOUT_BUDGET = float(os.environ.get("SHOP_CHECKOUT_BUDGET") or 8.0)
 
 MIDDLEWARE = [
     "gateway.middleware.RequestIdMiddleware",
-    "gateway.middleware.DeadlineMiddleware",
+    "gateway.budgets.DeadlineMiddleware",
     "chassis.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
