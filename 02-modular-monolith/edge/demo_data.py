@@ -7,6 +7,8 @@ Products 1-240: 40 per category (books, electronics, kitchen, garden, toys, spor
 
 from dataclasses import dataclass
 
+from catalog.api import Product
+
 AMPLE_STOCK = 1_000_000
 LIMITED_STOCK = 3
 
@@ -24,13 +26,9 @@ LIMITED = ("limited", "LTD", ("Print", "Vinyl", "Watch", "Figure", "Poster", "Sn
 
 
 @dataclass(frozen=True)
-class DemoProduct:
-    id: int
-    sku: str
-    name: str
-    description: str
-    category: str
-    price_cents: int
+class DemoProduct(Product):
+    """A catalog product with the stock the demo gives it."""
+
     stock: int
 
 

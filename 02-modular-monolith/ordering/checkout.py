@@ -102,14 +102,7 @@ def _event(event_type: type[OrderEvent], order: Order, lines: list[OrderLine]) -
         order_id=order.id,
         email=order.email,
         items=tuple(
-            OrderedItem(
-                product_id=line.product_id,
-                sku=line.sku,
-                name=line.name,
-                unit_price_cents=line.unit_price_cents,
-                quantity=line.quantity,
-            )
-            for line in sorted(lines, key=lambda line: line.id)
+            OrderedItem(**line.snapshot()) for line in sorted(lines, key=lambda line: line.id)
         ),
         total_cents=order.total_cents,
     )

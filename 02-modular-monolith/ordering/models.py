@@ -72,3 +72,14 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku} at {self.unit_price_cents} cents"
+
+    def snapshot(self) -> dict[str, int | str]:
+        """What was bought, as the order's view (api.Line) and its events (OrderedItem) carry
+        it: one mapping for both."""
+        return {
+            "product_id": self.product_id,
+            "sku": self.sku,
+            "name": self.name,
+            "unit_price_cents": self.unit_price_cents,
+            "quantity": self.quantity,
+        }

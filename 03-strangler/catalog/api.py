@@ -13,12 +13,12 @@ one call (`products_get_many`), so a cart of fifty lines costs one query or one 
 """
 
 from collections.abc import Iterable
-from types import ModuleType
+from typing import Unpack
 
 from django.conf import settings
 
 from . import local, remote
-from .types import Product, ProductSearch
+from .types import CatalogBackend, Product, ProductChanges, ProductSearch
 
 __all__ = [
     "Product",
@@ -32,10 +32,10 @@ __all__ = [
     "products_get_many",
 ]
 
-BACKENDS: dict[str, ModuleType] = {"local": local, "grpc": remote}
+BACKENDS: dict[str, CatalogBackend] = {"local": local, "grpc": remote}
 
 
-def _backend() -> ModuleType:
+def _backend() -> CatalogBackend:
     # Read on every call, not once at import: a test (or a learner in a shell) can switch.
     return BACKENDS[settings.SHOP_CATALOG_BACKEND]
 
@@ -64,21 +64,9 @@ def product_create(
     )
 
 
-def product_update(
-    *,
-    product_id: int,
-    name: str | None = None,
-    description: str | None = None,
-    category: str | None = None,
-    price_cents: int | None = None,
-) -> Product:
-    return _backend().product_update(
-        product_id=product_id,
-        name=name,
-        description=description,
-        category=category,
-        price_cents=price_cents,
-    )
+def product_update(*, product_id: int, **changes: Unpack[ProductChanges]) -> Product:
+    """Change the fields given (API.md's PATCH); the others stay as they are."""
+    return _backend().product_update(product_id=product_id, **changes)
 
 
 def products_ensure(*, products: Iterable[Product]) -> int:

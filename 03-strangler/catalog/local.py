@@ -8,7 +8,7 @@ which keeps the service's copy in step after the copy (event-fed sync); seeding 
 """
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
@@ -20,7 +20,7 @@ from messaging import outbox
 from .events import ProductChanged
 from .models import Category
 from .models import Product as ProductRow
-from .types import Product
+from .types import Product, ProductChanges
 
 _FIELDS = ("id", "sku", "name", "description", "category__slug", "price_cents")
 # values() resolves its fields (and the join that category__slug needs) every time it is
@@ -90,25 +90,18 @@ def product_create(
 
 
 @transaction.atomic
-def product_update(
-    *,
-    product_id: int,
-    name: str | None = None,
-    description: str | None = None,
-    category: str | None = None,
-    price_cents: int | None = None,
-) -> Product:
+def product_update(*, product_id: int, **changes: Unpack[ProductChanges]) -> Product:
     product = ProductRow.objects.select_for_update().filter(id=product_id).first()
     if product is None:
         raise NotFound(f"No product with id {product_id}.")
-    if name is not None:
-        product.name = name
-    if description is not None:
-        product.description = description
-    if category is not None:
-        product.category, _ = Category.objects.get_or_create(slug=category)
-    if price_cents is not None:
-        product.price_cents = price_cents
+    if changes.get("name") is not None:
+        product.name = changes["name"]
+    if changes.get("description") is not None:
+        product.description = changes["description"]
+    if changes.get("category") is not None:
+        product.category, _ = Category.objects.get_or_create(slug=changes["category"])
+    if changes.get("price_cents") is not None:
+        product.price_cents = changes["price_cents"]
     product.save()
     _record_change(product)
     return product_get(product_id=product_id)

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Unpack
 
 import grpc
 from django.conf import settings
@@ -33,7 +33,7 @@ from kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
 from kernel.money import CURRENCY
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
-from .types import Product
+from .types import Product, ProductChanges
 
 logger = logging.getLogger(__name__)
 
@@ -229,24 +229,11 @@ def product_create(
     return _product(_call(_stub().CreateProduct, request))
 
 
-def product_update(
-    *,
-    product_id: int,
-    name: str | None = None,
-    description: str | None = None,
-    category: str | None = None,
-    price_cents: int | None = None,
-) -> Product:
-    changes = {
-        "name": name,
-        "description": description,
-        "category": category,
-        "price_cents": price_cents,
-    }
-    changes = {field: value for field, value in changes.items() if value is not None}
+def product_update(*, product_id: int, **changes: Unpack[ProductChanges]) -> Product:
+    given = {field: value for field, value in changes.items() if value is not None}
     request = catalog_pb2.UpdateProductRequest(
-        product=catalog_pb2.Product(id=product_id, **changes),
-        update_mask=FieldMask(paths=list(changes)),
+        product=catalog_pb2.Product(id=product_id, **given),
+        update_mask=FieldMask(paths=list(given)),
     )
     return _product(_call(_stub().UpdateProduct, request))
 

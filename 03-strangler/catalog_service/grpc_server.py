@@ -31,10 +31,11 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+from kernel.catalog_presenters import Product
 from kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
-from kernel.http import Product, request_id_var, valid_request_id
 from kernel.metrics import observe_grpc_call
 from kernel.money import CURRENCY
+from kernel.request_ids import request_id_var, valid_request_id
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 from . import faults, products

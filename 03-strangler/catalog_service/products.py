@@ -1,7 +1,8 @@
 """The catalog service's use cases: what its HTTP views and its gRPC servicer call.
 
 Neither of them touches a model: they unpack a request, call one function here, and pack
-the `Product` (kernel.http's, the same one the monolith hands out) that comes back.
+the `Product` (from kernel.catalog_presenters, the same one the monolith hands out) that
+comes back.
 
 Every rule about a product is checked here, whoever calls. The monolith validates staff
 input before forwarding it, but a service must not trust its callers: a new one, a buggy one,
@@ -19,8 +20,9 @@ from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from kernel.catalog_presenters import Product
 from kernel.errors import NotFound, ValidationFailed
-from kernel.http import PagedRows, PagePagination, Product
+from kernel.http import PagedRows, PagePagination
 from kernel.money import CURRENCY, cents_to_str
 
 from .models import NAME_MAX_LENGTH, SKU_MAX_LENGTH, SLUG_MAX_LENGTH, Category

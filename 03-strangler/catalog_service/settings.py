@@ -48,7 +48,7 @@ CATALOG_GRPC_ADDRESS = (
 INSTALLED_APPS = ["rest_framework", "catalog_service"]
 
 MIDDLEWARE = [
-    "kernel.http.RequestIdMiddleware",
+    "kernel.middleware.RequestIdMiddleware",
     "kernel.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     # The monolith's headers, so that the proxy's two sides answer alike.
     "django.middleware.security.SecurityMiddleware",
@@ -128,7 +128,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["kernel.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "kernel.http.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.http_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -1,19 +1,15 @@
 """The catalog's reads over HTTP: what the strangler proxy sends GET /api/products/ to.
 
 The answers must be the monolith's, byte for byte (the proxy's shadow mode compares the two),
-so the filters, the pagination, the product shape and the errors all come from kernel.http,
-which the monolith's edge uses too. There are no writes here: the monolith takes them (it
-authenticates staff) and forwards them over gRPC, so these views define only `get` and DRF
-answers any other method with the 405 envelope.
+so the filters, the pagination, the product shape and the errors all come from the kernel
+(kernel.catalog_presenters, kernel.http, kernel.http_errors), which the monolith's edge uses
+too. There are no writes here: the monolith takes them (it authenticates staff) and forwards
+them over gRPC, so these views define only `get` and DRF answers any other method with the
+405 envelope.
 """
 
-from kernel.http import (
-    ProductFilterSerializer,
-    check_database,
-    product_dict,
-    product_page,
-    readiness_response,
-)
+from kernel.catalog_presenters import ProductFilterSerializer, product_dict, product_page
+from kernel.http import check_database, readiness_response
 from rest_framework.response import Response
 from rest_framework.views import APIView
 

@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "kernel.http.RequestIdMiddleware",
+    "kernel.middleware.RequestIdMiddleware",
     "kernel.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -174,7 +174,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["kernel.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "edge.schema.ShopAutoSchema",
-    "EXCEPTION_HANDLER": "kernel.http.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.http_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The monolith stands behind the proxy, which appends the client's address to
     # X-Forwarded-For: the throttles take the client from there, or every client would be

@@ -8,7 +8,7 @@ urlpatterns = [
     path("metrics", metrics_view),  # for Prometheus (docker/prometheus.yml), not for the public
 ]
 
-handler400 = "kernel.http.handler400"
-handler403 = "kernel.http.handler403"
-handler404 = "kernel.http.handler404"
-handler500 = "kernel.http.handler500"
+handler400 = "kernel.http_errors.handler400"
+handler403 = "kernel.http_errors.handler403"
+handler404 = "kernel.http_errors.handler404"
+handler500 = "kernel.http_errors.handler500"

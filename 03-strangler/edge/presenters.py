@@ -1,6 +1,7 @@
 """The contexts' dataclasses -> the JSON shapes of API.md. Money becomes a string only here.
 
-A product's shape lives in kernel.http (product_dict): the catalog service renders it too.
+A product's shape lives in kernel.catalog_presenters (product_dict): the catalog service
+renders it too.
 """
 
 from typing import Any

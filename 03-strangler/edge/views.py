@@ -2,7 +2,7 @@
 
 Each view validates input with its nested InputSerializer, calls one function of one
 context's public `api`, and renders the dataclass it gets back with a presenter. Errors are
-raised, never built here: the exception handler in `kernel.http` renders them.
+raised, never built here: the exception handler in `kernel.http_errors` renders them.
 """
 
 import hashlib
@@ -21,15 +21,9 @@ from drf_spectacular.utils import (
 )
 from inventory import api as inventory_api
 from kernel import broker
+from kernel.catalog_presenters import ProductFilterSerializer, product_dict, product_page
 from kernel.errors import ValidationFailed
-from kernel.http import (
-    LARGEST_ID,
-    ProductFilterSerializer,
-    check_database,
-    product_dict,
-    product_page,
-    readiness_response,
-)
+from kernel.http import LARGEST_ID, check_database, readiness_response
 from kernel.money import decimal_to_cents
 from ordering import api as ordering_api
 from payments import api as payments_api

@@ -1,10 +1,14 @@
 """The shop's domain errors: one hierarchy, each carrying the API error code and status.
 
-Every context raises these; one DRF exception handler (kernel.http) turns them into the error
+Every context raises these; one DRF exception handler (kernel.http_errors) turns them into the error
 envelope of API.md. Nothing else builds error JSON.
 """
 
 from typing import Any
+
+# Seconds a client is told to wait (Retry-After) before trying again after a 503: the same in
+# every answer of the stage, the proxy's own 503s included.
+RETRY_AFTER_SECONDS = "5"
 
 
 class ShopError(Exception):

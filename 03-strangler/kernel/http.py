@@ -1,205 +1,24 @@
-"""The public HTTP API's shared parts, used by the monolith's edge and the catalog service.
+"""The HTTP plumbing both deployables of this stage share: one readiness answer, one rule for
+ids in URLs, one pagination.
 
-Both deployables of this stage answer parts of API.md, so both must speak it identically:
-one error envelope, one pagination, one product shape and product list, one rule for ids in
-URLs, one readiness answer, one request id on every log line. This is the stage's shared
-kernel (kernel/ is a library: it imports no context); copying it into the service instead
-would let the two answers drift apart, which the proxy's shadow mode would then have to find.
-
-`exception_handler` is DRF's hook for everything raised inside a view; the `handler*`
-functions cover what Django answers before a view runs (an unknown URL, a bad Host).
+Both the monolith's edge and the catalog service answer parts of API.md, so both must speak
+it identically. What they share lives in the shared kernel (kernel/ is a library: it imports
+no context); copying it into the service instead would let the two answers drift apart, which
+the proxy's shadow mode would then have to find. Beside this module: the error envelope
+(kernel/http_errors.py), request ids (kernel/middleware.py, kernel/request_ids.py) and the
+catalog's products as API.md shows and lists them (kernel/catalog_presenters.py).
 """
 
-import contextvars
-import logging
-import math
-import re
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Page, Paginator
-from django.core.signals import request_finished
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import connection
 from django.db.models import QuerySet
-from django.http import Http404, JsonResponse
-from rest_framework import exceptions as drf
-from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, set_rollback
 
-from kernel.errors import ServiceUnavailable, ShopError
-from kernel.money import CURRENCY, cents_to_str
-
-logger = logging.getLogger(__name__)
-
-RETRY_AFTER_SECONDS = "5"
-
-
-def error_body(
-    code: str,
-    message: str,
-    *,
-    fields: dict[str, list[str]] | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if fields is not None:
-        error["fields"] = fields
-    if details is not None:
-        error["details"] = details
-    return {"error": error}
-
-
-def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error detail -> {"dotted.name": ["why", ...]}."""
-    if isinstance(detail, dict):
-        flat: dict[str, list[str]] = {}
-        for name, value in detail.items():
-            flat.update(flatten_fields(value, f"{prefix}{name}."))
-        return flat
-    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
-        flat = {}
-        for index, item in enumerate(detail):
-            flat.update(flatten_fields(item, f"{prefix}{index}."))
-        return flat
-    messages = detail if isinstance(detail, list) else [detail]
-    return {prefix.rstrip(".") or "non_field_errors": [str(message) for message in messages]}
-
-
-def too_large_body() -> dict[str, Any]:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return error_body("body_too_large", f"The body is larger than {limit} bytes.")
-
-
-def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-    set_rollback()
-    return Response(body, status=status, headers=headers)
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, ShopError):
-        headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None
-        return _response(
-            exc.status,
-            error_body(
-                exc.code, exc.message, fields=getattr(exc, "fields", None), details=exc.details
-            ),
-            headers,
-        )
-    if isinstance(exc, Http404 | drf.NotFound):
-        return _response(404, error_body("not_found", "Not found."))
-    if isinstance(exc, RequestDataTooBig):
-        return _response(413, too_large_body())
-    if isinstance(exc, drf.ParseError | drf.UnsupportedMediaType):
-        return _response(400, error_body("validation_error", f"The body is not valid JSON: {exc}"))
-    if isinstance(exc, drf.ValidationError):
-        return _response(
-            400,
-            error_body(
-                "validation_error", "The request is not valid.", fields=flatten_fields(exc.detail)
-            ),
-        )
-    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        headers = {}
-        authenticate_header = context["view"].get_authenticate_header(context["request"])
-        if authenticate_header:
-            headers["WWW-Authenticate"] = authenticate_header
-        return _response(401, error_body("not_authenticated", str(exc.detail)), headers)
-    if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
-        return _response(403, error_body("permission_denied", "You are not allowed to do this."))
-    if isinstance(exc, drf.MethodNotAllowed):
-        return _response(405, error_body("method_not_allowed", str(exc.detail)))
-    if isinstance(exc, drf.Throttled):
-        wait = math.ceil(exc.wait or 1)
-        return _response(
-            429,
-            error_body("throttled", f"Too many attempts; try again in {wait} seconds."),
-            {"Retry-After": str(wait)},
-        )
-    if isinstance(exc, drf.APIException):
-        return _response(exc.status_code, error_body(exc.default_code, str(exc.detail)))
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("event=database_unavailable error=%r", exc)
-        unavailable = ServiceUnavailable()
-        return _response(
-            503,
-            error_body(unavailable.code, unavailable.message),
-            {"Retry-After": RETRY_AFTER_SECONDS},
-        )
-    if isinstance(exc, DatabaseError):
-        logger.exception("event=database_error")
-    else:
-        logger.exception("event=unhandled_error")
-    return _response(500, error_body("internal_error", "Something went wrong on our side."))
-
-
-def _json(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status)
-
-
-def handler400(request, exception=None):
-    if isinstance(exception, RequestDataTooBig):  # read before a view ran, e.g. by a middleware
-        return JsonResponse(too_large_body(), status=413)
-    return _json(400, "validation_error", "Bad request.")
-
-
-def handler403(request, exception=None):
-    return _json(403, "permission_denied", "You are not allowed to do this.")
-
-
-def handler404(request, exception=None):
-    return _json(404, "not_found", f"Nothing at {request.path}.")
-
-
-def handler500(request):
-    return _json(500, "internal_error", "Something went wrong on our side.")
-
-
-# --- request ids -----------------------------------------------------------------------------
-# Taken from X-Request-ID (the proxy sets one; a client may too) or made up, put on every log
-# line and on the response: one id follows a request through the proxy, the monolith and the
-# catalog service.
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
-
-def valid_request_id(incoming: str) -> str:
-    """`incoming` if it is a sensible request id, else a new one."""
-    return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
-
-class RequestIdMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        request_id = valid_request_id(request.headers.get("X-Request-ID", ""))
-        # Not reset on the way out: Django logs a 4xx/5xx ("Not Found: /api/…") after the
-        # last middleware has returned. request_finished clears it once the response is sent.
-        request_id_var.set(request_id)
-        response = self.get_response(request)
-        response["X-Request-ID"] = request_id
-        return response
-
-
-def _forget_request_id(**_kwargs) -> None:
-    request_id_var.set("-")
-
-
-request_finished.connect(_forget_request_id, dispatch_uid="shop.request_id")
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
+from kernel.errors import RETRY_AFTER_SECONDS
 
 
 # --- health ----------------------------------------------------------------------------------
@@ -248,7 +67,7 @@ class IdConverter:
         return str(value)
 
 
-# --- lists and products ----------------------------------------------------------------------
+# --- lists -----------------------------------------------------------------------------------
 class PageFirstPaginator(Paginator):
     """Django's Paginator, reading the page before the count.
 
@@ -305,44 +124,3 @@ class PagedRows(Generic[Row]):
 
     def __getitem__(self, page: slice) -> list[Row]:
         return [self._make(row) for row in self._rows[page]]
-
-
-@dataclass(frozen=True)
-class Product:
-    """A product as the catalog hands it out, in the monolith and in the catalog service."""
-
-    id: int
-    sku: str
-    name: str
-    description: str
-    category: str
-    price_cents: int
-
-
-def product_dict(product: Product) -> dict[str, Any]:
-    """A product as API.md shows it. Money becomes a string only here."""
-    return {
-        "id": product.id,
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "category": product.category,
-        "price": cents_to_str(product.price_cents),
-        "currency": CURRENCY,
-    }
-
-
-class ProductFilterSerializer(serializers.Serializer):
-    """The filters of GET /api/products/: ?q= and ?category=."""
-
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    category = serializers.CharField(required=False, allow_blank=True, max_length=50)
-
-
-def product_page(request: Request, products: Any, *, view: APIView) -> Response:
-    """The page of `products` that `request` asks for (?page=, ?page_size=), as API.md lists
-    products: count, next and previous links, results. `products` is a sequence of Product
-    as Django's paginator reads it: `count()`, then one slice (e.g. PagedRows)."""
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(products, request, view=view)
-    return paginator.get_paginated_response([product_dict(product) for product in page])

@@ -107,13 +107,13 @@ def broker_settings(var_dir: Path) -> tuple[str, dict[str, Any]]:
 
 def logging_settings(level: str) -> dict[str, Any]:
     """Django's LOGGING: key=value lines on the console, each carrying the request id and the
-    trace id (kernel.http.RequestIdFilter, kernel.telemetry.TraceIdFilter, named as strings:
-    logging imports them once Django is up)."""
+    trace id (kernel.request_ids.RequestIdFilter, kernel.telemetry.TraceIdFilter, named as
+    strings: logging imports them once Django is up)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "request_id": {"()": "kernel.http.RequestIdFilter"},
+            "request_id": {"()": "kernel.request_ids.RequestIdFilter"},
             "trace_id": {"()": "kernel.telemetry.TraceIdFilter"},
         },
         "formatters": {

@@ -139,16 +139,7 @@ def _order(order: OrderRow, lines: Iterable[OrderLine]) -> Order:
         id=order.id,
         status=order.status,
         email=order.email,
-        items=tuple(
-            Line(
-                product_id=line.product_id,
-                sku=line.sku,
-                name=line.name,
-                unit_price_cents=line.unit_price_cents,
-                quantity=line.quantity,
-            )
-            for line in sorted(lines, key=lambda line: line.id)
-        ),
+        items=tuple(Line(**line.snapshot()) for line in sorted(lines, key=lambda line: line.id)),
         total_cents=order.total_cents,
         created_at=order.created_at,
     )

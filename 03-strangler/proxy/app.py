@@ -6,9 +6,7 @@ error envelope (`error_envelope`)."""
 
 import asyncio
 import logging
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -16,6 +14,8 @@ from http import HTTPStatus
 import aiohttp
 from aiohttp import web
 from kernel import telemetry
+from kernel.errors import RETRY_AFTER_SECONDS  # what the monolith says with its own 503s
+from kernel.request_ids import valid_request_id  # the monolith's rule for a sane id
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -44,9 +44,6 @@ HOP_BY_HOP = frozenset(
 # The proxy's own server has already answered `Expect: 100-continue` to the client; passed on,
 # the upstream would answer it a second time.
 ANSWERED_BY_THE_PROXY = frozenset({"expect"})
-# The same rule as the monolith's RequestIdMiddleware: a client's id is kept if it is sane.
-VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-RETRY_AFTER_SECONDS = "5"  # what the monolith says with its own 503s
 # Shadowing buffers the monolith's body to compare it; above this the copy is skipped.
 MAX_SHADOW_BODY_BYTES = 1024 * 1024
 # An answer of at most this many bytes, with a Content-Length, is read whole and sent in one
@@ -264,8 +261,7 @@ async def whole_body(request: web.Request, timeout: float) -> bytes | None:
 
 def request_id_for(request: web.Request) -> str:
     """The client's X-Request-ID if it sent a sane one, else a new one: one id, every hop."""
-    incoming = request.headers.get("X-Request-ID", "")
-    return incoming if VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return valid_request_id(request.headers.get("X-Request-ID", ""))
 
 
 def client_key(request: web.Request) -> str:

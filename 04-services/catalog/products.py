@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from chassis.demo_data import DemoProduct
 from chassis.errors import NotFound, ValidationFailed
 from chassis.money import CURRENCY, cents_to_str
 from django.core.management.color import no_style
@@ -259,9 +260,10 @@ def update(
 
 
 @transaction.atomic
-def ensure(*, products: Iterable[Product]) -> int:
+def ensure(*, products: Iterable[Product | DemoProduct]) -> int:
     """Create the given products with their ids, unless a product with that id exists;
-    returns how many were created. How the demo catalog is seeded, at every release."""
+    returns how many were created. How the demo catalog is seeded, at every release (a
+    DemoProduct has a Product's fields, and its stock, which the inventory seeds)."""
     products = list(products)
     categories = {
         slug: _category(slug) for slug in dict.fromkeys(product.category for product in products)

@@ -6,5 +6,5 @@ globals().update(
     service_settings("catalog", apps=["catalog"], grpc_servicers="catalog.grpc_api.register")
 )
 
-# `python -m catalog release` runs these after migrating: the demo products, with their ids.
-SHOP_RELEASE_COMMANDS = ["seed_catalog"]
+# `python -m catalog provision` runs these after migrating: the demo products, with their ids.
+SHOP_PROVISION_COMMANDS = ["seed_catalog"]

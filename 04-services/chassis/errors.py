@@ -7,6 +7,9 @@ handler turns them into the error envelope of API.md. Nothing else builds error 
 
 from typing import Any
 
+# Seconds a client is told to wait (Retry-After) before trying again after a 503.
+RETRY_AFTER_SECONDS = "5"
+
 
 class ShopError(Exception):
     status = 400

@@ -1,6 +1,10 @@
-"""One request id per request, from the gateway through every service it calls, in every log
-line: the gateway takes the client's X-Request-ID (or makes one), sends it as gRPC metadata
-`x-request-id`, and each server puts it back into `request_id_var` for its logs."""
+"""One request id per request, in every log line of every process it passes through.
+
+The gateway takes the client's X-Request-ID (or makes one) and sends it on as gRPC metadata
+`x-request-id` (gateway/middleware.py, `outgoing_metadata`); each server puts it back into
+`request_id_var`, and `RequestIdFilter` writes it on each log line. Stage 03's
+kernel/request_ids.py, carried forward into the chassis every service shares.
+"""
 
 import contextvars
 import logging

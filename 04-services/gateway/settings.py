@@ -32,20 +32,20 @@ SHOP_STAFF_USER = os.environ.get("SHOP_STAFF_USER", "staff")
 SHOP_STAFF_PASSWORD = os.environ.get("SHOP_STAFF_PASSWORD") or (
     "" if chassis_settings["PRODUCTION"] else "staff"
 )
-# `python -m gateway release` runs these after migrating: the cache's table (the login
+# `python -m gateway provision` runs these after migrating: the cache's table (the login
 # throttles count there), the staff user.
-SHOP_RELEASE_COMMANDS = ["createcachetable", "ensure_staff"]
+SHOP_PROVISION_COMMANDS = ["createcachetable", "ensure_staff"]
 
 # Time budgets of a public request (seconds), from arrival to answer, shared by every gRPC
-# call made for it (gateway.web.DeadlineMiddleware): the API answers 503 rather than wait
+# call made for it (gateway.budgets.DeadlineMiddleware): the API answers 503 rather than wait
 # longer. A checkout or a cancellation runs a saga (catalog, reserve, charge, commit; or
 # refund, release) and may first wait for a twin request's saga: it gets more.
 SHOP_REQUEST_BUDGET = float(os.environ.get("SHOP_REQUEST_BUDGET") or 3.0)
 SHOP_CHECKOUT_BUDGET = float(os.environ.get("SHOP_CHECKOUT_BUDGET") or 8.0)
 
 MIDDLEWARE = [
-    "gateway.web.RequestIdMiddleware",
-    "gateway.web.DeadlineMiddleware",
+    "gateway.middleware.RequestIdMiddleware",
+    "gateway.budgets.DeadlineMiddleware",
     "chassis.metrics.MetricsMiddleware",  # /metrics: requests by route, status, latency
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -79,7 +79,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gateway.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "gateway.schema.ShopAutoSchema",
-    "EXCEPTION_HANDLER": "gateway.web.exception_handler",
+    "EXCEPTION_HANDLER": "gateway.http_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Clients connect to gunicorn itself: a client is the connection's address. Trusting
     # X-Forwarded-For here would let a guesser name itself anew on every attempt.

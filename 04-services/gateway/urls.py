@@ -34,7 +34,7 @@ urlpatterns = [
     path("metrics", metrics_view),  # for Prometheus (docker/prometheus.yml), not for the public
 ]
 
-handler400 = "gateway.web.handler400"
-handler403 = "gateway.web.handler403"
-handler404 = "gateway.web.handler404"
-handler500 = "gateway.web.handler500"
+handler400 = "gateway.http_errors.handler400"
+handler403 = "gateway.http_errors.handler403"
+handler404 = "gateway.http_errors.handler404"
+handler500 = "gateway.http_errors.handler500"

@@ -1,9 +1,9 @@
 """The public HTTP API: one thin view per resource, one call to a service adapter per method.
 
 Each view validates input with its nested InputSerializer (API.md's rules, checked here
-before any service is called), calls one function of one adapter of `services/`, and renders
+before any service is called), calls one function of one adapter of `adapters/`, and renders
 the message it gets back with a presenter. Errors are raised, never built here: the
-exception handler in `gateway.web` renders them, the services' errors included.
+exception handler in `gateway.http_errors` renders them, the services' errors included.
 
 `extend_schema_serializer` gives each InputSerializer a name of its own in the OpenAPI
 document: drf-spectacular would name them all "Input" and keep only one of them (stage 03's
@@ -31,10 +31,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import auth
+from .adapters import catalog, inventory, ordering
 from .models import AuthToken
 from .presenters import cart_dict, order_dict, product_dict
 from .schema import ErrorSerializer
-from .services import catalog, inventory, ordering
 from .web import LARGEST_ID, check_database, page_response, readiness_response
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"

@@ -6,5 +6,5 @@ globals().update(
     service_settings("inventory", apps=["inventory"], grpc_servicers="inventory.grpc_api.register")
 )
 
-# `python -m inventory release` runs these after migrating: every demo product gets its stock.
-SHOP_RELEASE_COMMANDS = ["seed_stock"]
+# `python -m inventory provision` runs these after migrating: every demo product gets its stock.
+SHOP_PROVISION_COMMANDS = ["seed_stock"]

@@ -53,7 +53,7 @@ class _CheckoutUnderWay(Exception):
 
 def place_order(
     *, cart_id: uuid.UUID, email: str, payment_token: str, idempotency_key: str = ""
-) -> tuple[orders.Order, bool]:
+) -> tuple[orders.PlacedOrder, bool]:
     """Check a cart out; returns (order, replayed). Raises OutOfStock, PaymentDeclined,
     CartClosed, ValidationFailed, IdempotencyKeyReused; ServiceUnavailable when a service
     is down (the saga is then ended by the recovery: see the module's docstring)."""
@@ -100,7 +100,7 @@ def _fingerprint(*, cart_id: uuid.UUID, email: str, payment_token: str) -> str:
     return hashlib.sha256(json.dumps(request).encode()).hexdigest()
 
 
-def _earlier_order(*, idempotency_key: str, fingerprint: str) -> orders.Order | None:
+def _earlier_order(*, idempotency_key: str, fingerprint: str) -> orders.PlacedOrder | None:
     """The order an earlier request with this key placed, once its saga has ended; None if
     there is none (or it failed, giving the key up)."""
     earlier = Order.objects.filter(idempotency_key=idempotency_key).select_related("saga").first()

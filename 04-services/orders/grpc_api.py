@@ -110,7 +110,7 @@ def _cart(cart: carts.Cart) -> orders_pb2.Cart:
     )
 
 
-def _order(order: orders.Order) -> orders_pb2.Order:
+def _order(order: orders.PlacedOrder) -> orders_pb2.Order:
     message = orders_pb2.Order(
         id=str(order.id),
         status=order.status,

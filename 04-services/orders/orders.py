@@ -19,7 +19,9 @@ VISIBLE = (OrderRow.Status.CONFIRMED, OrderRow.Status.CANCELLED)
 
 
 @dataclass(frozen=True)
-class Order:
+class PlacedOrder:
+    """A confirmed or cancelled order as callers see it (the model is models.Order)."""
+
     id: uuid.UUID
     status: str
     email: str
@@ -28,12 +30,12 @@ class Order:
     created_at: datetime
 
 
-def get(*, order_id: uuid.UUID) -> Order:
+def get(*, order_id: uuid.UUID) -> PlacedOrder:
     """A confirmed or cancelled order with its lines: two queries, whatever its size."""
     return view(_visible(order_id))
 
 
-def cancel(*, order_id: uuid.UUID) -> Order:
+def cancel(*, order_id: uuid.UUID) -> PlacedOrder:
     """Refund, return the stock, mark cancelled (sagas.cancel). Cancelling a cancelled order
     answers it again. A cancellation left half-way (a service down) is finished by the next
     call, or by the recovery; one that another request is running is waited for."""
@@ -52,8 +54,8 @@ def cancel(*, order_id: uuid.UUID) -> Order:
     return get(order_id=order_id)
 
 
-def view(order: OrderRow) -> Order:
-    return Order(
+def view(order: OrderRow) -> PlacedOrder:
+    return PlacedOrder(
         id=order.id,
         status=order.status,
         email=order.email,

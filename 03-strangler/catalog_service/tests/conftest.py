@@ -8,7 +8,7 @@ import grpc
 import pytest
 from django.conf import settings
 from django.db import connections
-from kernel.http import Product
+from kernel.catalog_presenters import Product
 from rest_framework.test import APIClient
 from shop.catalog.v1 import catalog_pb2_grpc
 

@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from grpc_status import rpc_status
 from kernel.errors import NotFound
-from kernel.http import request_id_var
+from kernel.request_ids import request_id_var
 from shop.catalog.v1 import catalog_pb2
 
 from catalog_service import products

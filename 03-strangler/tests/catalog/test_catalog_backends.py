@@ -5,11 +5,13 @@ runs twice (the `catalog_backend` fixture) and asserts the same outcome both tim
 catalog.api and through the public HTTP API, checkout included.
 """
 
+import inspect
 from unittest import mock
 
 import pytest
 from catalog import api as catalog_api
 from catalog import remote
+from catalog.types import CatalogBackend
 from inventory import api as inventory_api
 from kernel.errors import NotFound, ValidationFailed
 
@@ -23,6 +25,34 @@ def create(unique: str, n: int = 1, **fields) -> catalog_api.Product:
         "price_cents": 1250,
     }
     return catalog_api.product_create(**{**values, **fields})
+
+
+def _interface() -> dict[str, list[tuple[str, inspect._ParameterKind]]]:
+    """CatalogBackend's functions, each with its parameters (names and kinds, less self)."""
+    return {
+        name: [
+            (parameter.name, parameter.kind)
+            for parameter in inspect.signature(function).parameters.values()
+            if parameter.name != "self"
+        ]
+        for name, function in vars(CatalogBackend).items()
+        if not name.startswith("_") and callable(function)
+    }
+
+
+@pytest.mark.parametrize("name", sorted(catalog_api.BACKENDS))
+def test_each_backend_provides_the_interface_with_its_signatures(name):
+    backend = catalog_api.BACKENDS[name]
+    implemented = {
+        function: [
+            (parameter.name, parameter.kind)
+            for parameter in inspect.signature(getattr(backend, function)).parameters.values()
+        ]
+        for function in _interface()
+        if callable(getattr(backend, function, None))
+    }
+
+    assert implemented == _interface()
 
 
 def test_a_created_product_reads_back_the_same(catalog_backend, unique):

@@ -1,6 +1,6 @@
 """How DRF's nested validation errors become the flat `fields` of API.md. No database."""
 
-from kernel.http import error_body, flatten_fields
+from kernel.http_errors import error_body, flatten_fields
 from rest_framework import serializers
 
 

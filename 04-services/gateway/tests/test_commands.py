@@ -40,11 +40,11 @@ def test_ensure_staff_without_a_password_creates_no_user(db, settings):
     assert "no SHOP_STAFF_PASSWORD" in output.getvalue()
 
 
-def test_release_migrates_and_creates_the_staff_user(db, settings):
+def test_provision_migrates_and_creates_the_staff_user(db, settings):
     settings.SHOP_STAFF_USER = "boss"
     output = io.StringIO()
 
-    call_command("release", stdout=output)
+    call_command("provision", stdout=output)
 
-    assert "release: gateway: migrated" in output.getvalue()
+    assert "provision: gateway: migrated" in output.getvalue()
     assert get_user_model().objects.get().username == "boss"

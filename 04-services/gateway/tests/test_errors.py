@@ -1,5 +1,5 @@
 """The error envelope of API.md: what the services' gRPC statuses become at the edge (one
-exception handler, gateway.web), what a service that is down or too slow becomes, and what
+exception handler, gateway.http_errors), what a service that is down or too slow becomes, and what
 goes wrong before any service is asked (unknown URLs, wrong methods, bodies that are not JSON).
 """
 
@@ -359,7 +359,7 @@ def test_an_unknown_host_is_a_json_400(api_client, services):
 
 
 def test_a_bug_in_the_gateway_is_a_500_without_a_stack_trace(api_client, monkeypatch, caplog):
-    from gateway.services import catalog
+    from gateway.adapters import catalog
 
     def broken(**kwargs):
         raise RuntimeError("bug: secret internals in this message")

@@ -74,7 +74,7 @@ def a_cart(fakes) -> tuple[object, int]:
     return cart.id, product
 
 
-def check_out(cart_id, *, payment_token: str = "tok_visa") -> orders.Order:
+def check_out(cart_id, *, payment_token: str = "tok_visa") -> orders.PlacedOrder:
     order, _replayed = checkout.place_order(
         cart_id=cart_id, email="ada@example.com", payment_token=payment_token
     )

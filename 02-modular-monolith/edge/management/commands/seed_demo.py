@@ -14,19 +14,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         products = demo_products()
-        created = catalog_api.products_ensure(
-            products=(
-                catalog_api.Product(
-                    id=product.id,
-                    sku=product.sku,
-                    name=product.name,
-                    description=product.description,
-                    category=product.category,
-                    price_cents=product.price_cents,
-                )
-                for product in products
-            )
-        )
+        created = catalog_api.products_ensure(products=products)
         stocked = inventory_api.stock_ensure(
             levels={product.id: product.stock for product in products}
         )

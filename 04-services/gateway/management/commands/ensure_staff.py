@@ -1,7 +1,7 @@
 """Create the staff user when it is missing; never touch an existing one.
 
-The gateway owns users and tokens at stage 04: `python -m gateway release` runs this
-(settings.SHOP_RELEASE_COMMANDS) at every start. It only ever creates: a password changed
+The gateway owns users and tokens at stage 04: `python -m gateway provision` runs this
+(settings.SHOP_PROVISION_COMMANDS) at every start. It only ever creates: a password changed
 since (`python -m gateway changepassword staff`) stays changed across restarts. In production
 it creates the user only when SHOP_STAFF_PASSWORD is set, never with the development one.
 """

@@ -5,5 +5,5 @@ Each module keeps the function names of stage 03's context `api` (`product_searc
 contexts left the process. A function builds one gRPC request, calls it through
 `chassis.clients` (deadline, retries, errors read back as the chassis's ShopErrors) and
 returns the answer's message. Nothing here catches an error to render it: the exception
-handler of `gateway.web` does that, in one place.
+handler of `gateway.http_errors` does that, in one place.
 """

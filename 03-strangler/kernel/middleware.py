@@ -1,0 +1,31 @@
+"""Request ids: taken from X-Request-ID (or made up), put on every log line and the response.
+
+Stage 02's edge/middleware.py, moved into the shared kernel for both deployables of this
+stage; the id's rules and the log filter are in kernel/request_ids.py, which the proxy
+shares.
+"""
+
+from django.core.signals import request_finished
+
+from kernel.request_ids import request_id_var, valid_request_id
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = valid_request_id(request.headers.get("X-Request-ID", ""))
+        # Not reset on the way out: Django logs a 4xx/5xx ("Not Found: /api/…") after the
+        # last middleware has returned. request_finished clears it once the response is sent.
+        request_id_var.set(request_id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _forget_request_id(**_kwargs) -> None:
+    request_id_var.set("-")
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="shop.request_id")
