@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chassis.errors import NotFound, ShopError
+from django.conf import settings
 
-from . import sagas
+from . import choreography, sagas
 from .carts import Line
 from .models import Order as OrderRow
 
@@ -40,6 +41,8 @@ def cancel(*, order_id: uuid.UUID) -> Order:
     order = _visible(order_id)
     if order.status == OrderRow.Status.CANCELLED:
         return view(order)
+    if settings.SHOP_CANCELLATION == "choreographed":  # by events instead: choreography.py
+        return view(choreography.cancel(order))
     saga = order.saga
     try:
         sagas.cancel(saga)
