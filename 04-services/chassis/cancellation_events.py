@@ -77,8 +77,3 @@ class PaymentRefunded(CancellationEvent):
 
     event_type: ClassVar[str] = "payment.refunded"
     charge_id: str
-
-
-CANCELLATION_EVENTS: dict[str, type[CancellationEvent]] = {
-    event.event_type: event for event in (OrderCancellationRequested, StockReleased, PaymentRefunded)
-}

@@ -114,9 +114,7 @@ def handle(envelope: dict[str, Any]) -> bool:
     event = consumer.parse(envelope, HANDLES)
     if not consumer.first_delivery(CONSUMER, event):
         return False
-    cancellation = (
-        Cancellation.objects.select_for_update().filter(order_id=event.order_id).first()
-    )
+    cancellation = Cancellation.objects.select_for_update().filter(order_id=event.order_id).first()
     if cancellation is None:
         raise consumer.MalformedEvent(f"no cancellation of order {event.order_id} was asked for")
     field = ANSWERED_AT[event.event_type]
@@ -139,8 +137,8 @@ def _complete(cancellation: Cancellation) -> None:
     """Both answers are in: end the saga, cancel the order, record `order.cancelled`; unless
     the orchestrated cancel has the saga (it does that itself)."""
     cancellation.completed_at = timezone.now()
-    order = Order.objects.prefetch_related("lines").select_related("saga").get(
-        pk=cancellation.order_id
+    order = (
+        Order.objects.prefetch_related("lines").select_related("saga").get(pk=cancellation.order_id)
     )
     try:
         if order.saga.state != CheckoutSaga.State.CONFIRMED:

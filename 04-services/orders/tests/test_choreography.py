@@ -175,7 +175,11 @@ def confirmed_order() -> Order:
         cart_id=_cart(), email="ada@example.com", status=Order.Status.CONFIRMED, total_cents=2500
     )
     OrderLine.objects.create(
-        order=order, product_id=PRODUCT, sku="KI-0001", name="Kettle", unit_price_cents=1250,
+        order=order,
+        product_id=PRODUCT,
+        sku="KI-0001",
+        name="Kettle",
+        unit_price_cents=1250,
         quantity=UNITS,
     )
     saga = CheckoutSaga.objects.create(order=order, charge_key=f"charge-{order.id}")

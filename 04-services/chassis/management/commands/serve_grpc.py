@@ -108,9 +108,7 @@ class Command(BaseCommand):
             )
         if publish:
             threads.append(
-                threading.Thread(
-                    target=relay.run, kwargs={"stop": stop}, name="relay", daemon=True
-                )
+                threading.Thread(target=relay.run, kwargs={"stop": stop}, name="relay", daemon=True)
             )
             threads[-1].start()
         return threads
