@@ -18,6 +18,7 @@ Tracing: handling a message is a span, a child of the relay's publish span whose
 message's headers carry: the email sent for an order shows in the trace of its checkout.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -191,6 +192,28 @@ def first_delivery(consumer: str, event: Event) -> bool:
         )
         return False
     return True
+
+
+def handler(consumer: str, *event_classes: type) -> Callable:
+    """Make `act(event)` the handler of `consumer` for these events: the returned function
+    takes an envelope, rebuilds its event (`parse`), and acts on it once (`first_delivery`),
+    all in one transaction with what `act` writes (its outbox rows too); it returns whether
+    this was the event's first delivery."""
+    known = {event_class.event_type: event_class for event_class in event_classes}
+
+    def decorate(act: Callable[[Any], object]) -> Callable[[dict[str, Any]], bool]:
+        @functools.wraps(act)
+        @transaction.atomic
+        def handle(envelope: dict[str, Any]) -> bool:
+            event = parse(envelope, known)
+            if not first_delivery(consumer, event):
+                return False
+            act(event)
+            return True
+
+        return handle
+
+    return decorate
 
 
 def consume_in_background(

@@ -10,27 +10,21 @@ once.
 """
 
 import logging
-from typing import Any
 
 from chassis import consumer, outbox
 from chassis.cancellation_events import OrderCancellationRequested, StockReleased
-from django.db import transaction
 
 from . import stock
 
 logger = logging.getLogger(__name__)
 
 CONSUMER = "inventory"  # its queue's name, and its rows in ProcessedEvent
-HANDLES = {OrderCancellationRequested.event_type: OrderCancellationRequested}
 
 
-@transaction.atomic
-def handle(envelope: dict[str, Any]) -> bool:
-    """Release the reservation of a cancelled order, once; returns whether it was the first
-    delivery of the event."""
-    event: OrderCancellationRequested = consumer.parse(envelope, HANDLES)
-    if not consumer.first_delivery(CONSUMER, event):
-        return False
+@consumer.handler(CONSUMER, OrderCancellationRequested)
+def handle(event: OrderCancellationRequested) -> None:
+    """Release the reservation of a cancelled order (called with the envelope: see
+    chassis.consumer.handler; returns whether it was the event's first delivery)."""
     reservation = stock.release(reservation_id=event.reservation_id)
     outbox.record(StockReleased(order_id=event.order_id, reservation_id=event.reservation_id))
     logger.info(
@@ -39,4 +33,3 @@ def handle(envelope: dict[str, Any]) -> bool:
         event.reservation_id,
         reservation.status,
     )
-    return True

@@ -25,7 +25,6 @@ refund key), so the stock is released and the charge refunded once.
 
 import logging
 import time
-from typing import Any
 
 from chassis import consumer, deadlines, outbox
 from chassis.cancellation_events import (
@@ -45,7 +44,6 @@ from .models import Cancellation, CheckoutSaga, Order
 logger = logging.getLogger(__name__)
 
 CONSUMER = "orders"  # its queue's name, and its rows in ProcessedEvent
-HANDLES = {event.event_type: event for event in (StockReleased, PaymentRefunded)}
 # Which field of the Cancellation row each answer fills in.
 ANSWERED_AT = {
     StockReleased.event_type: "stock_released_at",
@@ -107,13 +105,10 @@ def wait_until_cancelled(order: Order) -> bool:
     return True
 
 
-@transaction.atomic
-def handle(envelope: dict[str, Any]) -> bool:
-    """Note an answer to a cancellation (stock released, payment refunded), once; with both
-    in, cancel the order. Returns whether it was the first delivery of the event."""
-    event = consumer.parse(envelope, HANDLES)
-    if not consumer.first_delivery(CONSUMER, event):
-        return False
+@consumer.handler(CONSUMER, StockReleased, PaymentRefunded)
+def handle(event: StockReleased | PaymentRefunded) -> None:
+    """Note an answer to a cancellation (stock released, payment refunded); with both in,
+    cancel the order. Called with the envelope, once per event (chassis.consumer.handler)."""
     cancellation = Cancellation.objects.select_for_update().filter(order_id=event.order_id).first()
     if cancellation is None:
         raise consumer.MalformedEvent(f"no cancellation of order {event.order_id} was asked for")
@@ -130,7 +125,6 @@ def handle(envelope: dict[str, Any]) -> bool:
         event.event_type,
         cancellation.completed_at is not None,
     )
-    return True
 
 
 def _complete(cancellation: Cancellation) -> None:

@@ -9,30 +9,23 @@ event comes.
 """
 
 import logging
-from typing import Any
 
 from chassis import consumer, outbox
 from chassis.cancellation_events import OrderCancellationRequested, PaymentRefunded
-from django.db import transaction
 
 from . import charges
 
 logger = logging.getLogger(__name__)
 
 CONSUMER = "payments"  # its queue's name, and its rows in ProcessedEvent
-HANDLES = {OrderCancellationRequested.event_type: OrderCancellationRequested}
 
 
-@transaction.atomic
-def handle(envelope: dict[str, Any]) -> bool:
-    """Refund the charge of a cancelled order, once; returns whether it was the first
-    delivery of the event."""
-    event: OrderCancellationRequested = consumer.parse(envelope, HANDLES)
-    if not consumer.first_delivery(CONSUMER, event):
-        return False
+@consumer.handler(CONSUMER, OrderCancellationRequested)
+def handle(event: OrderCancellationRequested) -> None:
+    """Refund the charge of a cancelled order (called with the envelope: see
+    chassis.consumer.handler; returns whether it was the event's first delivery)."""
     charge = charges.refund_charge(charge_id=event.charge_id, idempotency_key=event.refund_key)
     outbox.record(PaymentRefunded(order_id=event.order_id, charge_id=str(charge.charge_id)))
     logger.info(
         "event=cancellation_refunded order_id=%s charge_id=%s", event.order_id, charge.charge_id
     )
-    return True
