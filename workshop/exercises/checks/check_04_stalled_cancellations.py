@@ -22,9 +22,7 @@ pytestmark = pytest.mark.django_db
 SUMMARY = re.compile(r"^cancellations: (\d+) waiting, (\d+) completed$")
 
 
-def a_cancellation(
-    *, stock: bool, payment: bool, asked_seconds_ago: float = 120
-) -> Cancellation:
+def a_cancellation(*, stock: bool, payment: bool, asked_seconds_ago: float = 120) -> Cancellation:
     """A cancellation asked for `asked_seconds_ago`, with the answers that came back (both:
     completed, as choreography.handle completes it)."""
     order = Order.objects.create(
