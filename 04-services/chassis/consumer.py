@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from kombu import Connection, Producer, Queue
 from kombu.mixins import ConsumerMixin
 from opentelemetry import propagate
@@ -250,6 +250,7 @@ def consume_in_background(
             except Exception:  # the broker away: the events wait in the queue meanwhile
                 logger.exception("event=consumer_failed queue=%s", consumer)
                 stop.wait(reconnect_after)
+        connections.close_all()  # this thread's own: none outlives it
 
     def stop_when_asked() -> None:  # kombu's loop looks at should_stop once a second
         stop.wait()

@@ -156,7 +156,7 @@ def orders_events(events_namespace) -> Iterator[None]:
     stop = threading.Event()
     threads = [
         consume_in_background(consumer="orders", handler=choreography.handle, stop=stop),
-        threading.Thread(target=relay.run, kwargs={"stop": stop, "poll_interval": 0.05}),
+        threading.Thread(target=relay_until, args=(stop,)),
     ]
     threads[1].start()
     try:
@@ -166,6 +166,13 @@ def orders_events(events_namespace) -> Iterator[None]:
         for thread in threads:
             thread.join(timeout=10)
         connections.close_all()
+
+
+def relay_until(stop: threading.Event) -> None:
+    try:
+        relay.run(stop=stop, poll_interval=0.05)
+    finally:
+        connections.close_all()  # this thread's own: the test database can then be dropped
 
 
 def confirmed_order() -> Order:
