@@ -37,7 +37,8 @@ def get(*, order_id: uuid.UUID) -> Order:
 def cancel(*, order_id: uuid.UUID) -> Order:
     """Refund, return the stock, mark cancelled (sagas.cancel). Cancelling a cancelled order
     answers it again. A cancellation left half-way (a service down) is finished by the next
-    call, or by the recovery; one that another request is running is waited for."""
+    call, or by the recovery; one that another request is running is waited for. With
+    SHOP_CANCELLATION=choreographed, the same by events instead (choreography.cancel)."""
     order = _visible(order_id)
     if order.status == OrderRow.Status.CANCELLED:
         return view(order)
