@@ -18,20 +18,24 @@ Tracing: handling a message is a span, a child of the relay's publish span whose
 message's headers carry: the email sent for an order shows in the trace of its checkout.
 """
 
+import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from kombu import Connection, Producer, Queue
 from kombu.mixins import ConsumerMixin
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 
 from chassis import telemetry
+from chassis.events import Event
 
 from . import broker
+from .models import ProcessedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -156,3 +160,104 @@ class EventConsumer(ConsumerMixin):
             )
             message.ack()
         logger.error("event=event_dead_lettered %s reason=%s", event, reason[:500])
+
+
+def parse(envelope: dict[str, Any], known: dict[str, Any]) -> Any:
+    """The event an envelope carries, rebuilt by the class `known` gives its type (each has a
+    `from_envelope`); MalformedEvent if it is none of them, or not well formed."""
+    event_class = known.get(envelope.get("event_type", ""))
+    if event_class is None:
+        raise MalformedEvent(f"not an event this consumer handles: {envelope.get('event_type')!r}")
+    try:
+        return event_class.from_envelope(envelope)
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedEvent(f"{type(error).__name__}: {error}") from error
+
+
+def first_delivery(consumer: str, event: Event) -> bool:
+    """Remember that `consumer` handled `event`; False if it had already. Call it inside the
+    transaction of the handler's work: rolled back with it if the work fails, and two
+    deliveries racing each other meet at the unique index (the second finds it taken)."""
+    try:
+        with transaction.atomic():
+            ProcessedEvent.objects.create(
+                consumer=consumer, event_id=event.event_id, event_type=event.event_type
+            )
+    except IntegrityError:
+        logger.info(
+            "event=event_duplicate event_type=%s event_id=%s consumer=%s",
+            event.event_type,
+            event.event_id,
+            consumer,
+        )
+        return False
+    return True
+
+
+def handler(consumer: str, *event_classes: type) -> Callable:
+    """Make `act(event)` the handler of `consumer` for these events: the returned function
+    takes an envelope, rebuilds its event (`parse`), and acts on it once (`first_delivery`),
+    all in one transaction with what `act` writes (its outbox rows too); it returns whether
+    this was the event's first delivery."""
+    known = {event_class.event_type: event_class for event_class in event_classes}
+
+    def decorate(act: Callable[[Any], object]) -> Callable[[dict[str, Any]], bool]:
+        @functools.wraps(act)
+        @transaction.atomic
+        def handle(envelope: dict[str, Any]) -> bool:
+            event = parse(envelope, known)
+            if not first_delivery(consumer, event):
+                return False
+            act(event)
+            return True
+
+        return handle
+
+    return decorate
+
+
+def consume_in_background(
+    *,
+    consumer: str,
+    handler: Callable[[dict[str, Any]], object],
+    stop: threading.Event,
+    max_attempts: int = 5,
+    reconnect_after: float = 5.0,
+) -> threading.Thread:
+    """Feed the messages of `consumer`'s queue (settings.SHOP_EVENT_SUBSCRIPTIONS) to
+    `handler` in a thread of this process, until `stop` is set: how a service's own process
+    (`serve_grpc --consume-events`) reacts to events beside serving its calls. A broker that
+    cannot be reached, or a queue that cannot be declared, is tried again `reconnect_after`
+    seconds later: the service keeps serving meanwhile, and the events wait in its queue."""
+
+    running: list[EventConsumer] = []  # the consumer of the current connection, if any
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                with broker.connection() as connection:
+                    broker.declare_subscriptions(connection)
+                    running[:] = [
+                        EventConsumer(
+                            connection=connection,
+                            queue=broker.subscribed_queue(consumer),
+                            handler=handler,
+                            max_attempts=max_attempts,
+                        )
+                    ]
+                    if not stop.is_set():
+                        running[0].run()
+            except Exception:  # the broker away: the events wait in the queue meanwhile
+                logger.exception("event=consumer_failed queue=%s", consumer)
+                stop.wait(reconnect_after)
+        connections.close_all()  # this thread's own: none outlives it
+
+    def stop_when_asked() -> None:  # kombu's loop looks at should_stop once a second
+        stop.wait()
+        for worker in running:
+            worker.should_stop = True
+
+    threading.Thread(target=stop_when_asked, daemon=True).start()
+    thread = threading.Thread(target=run, name=f"consumer-{consumer}", daemon=True)
+    thread.start()
+    return thread

@@ -265,7 +265,17 @@ def service_settings(
         "SHOP_GRPC_TLS_DIR": grpc_tls_dir(),
         # Events: who listens to what (the relay declares these queues before publishing,
         # so an event published before its consumer ever ran waits in its queue).
-        "SHOP_EVENT_SUBSCRIPTIONS": {"notifications": ["order.confirmed", "order.cancelled"]},
+        "SHOP_EVENT_SUBSCRIPTIONS": {
+            "notifications": ["order.confirmed", "order.cancelled"],
+            # A cancellation by choreography (orders/choreography.py): each service's own
+            # process consumes its queue (`serve_grpc --consume-events`).
+            "inventory": ["order.cancellation_requested"],
+            "payments": ["order.cancellation_requested"],
+            "orders": ["stock.released", "payment.refunded"],
+        },
+        # The function that handles the events of the service's own queue, if it has one
+        # (`serve_grpc --consume-events`): set by the service's settings.
+        "SHOP_EVENT_HANDLER": "",
         **retention_days(),
         # A consumer tries an event this many times before it gives up on it and moves it to
         # its dead-letter queue (chassis.consumer; `dead_letters` lists and replays them).

@@ -8,3 +8,6 @@ globals().update(
 
 # `python -m inventory provision` runs these after migrating: every demo product gets its stock.
 SHOP_PROVISION_COMMANDS = ["seed_stock"]
+
+# Its part in a cancellation by choreography: `serve_grpc --consume-events` (the Procfile).
+SHOP_EVENT_HANDLER = "inventory.cancellations.handle"

@@ -4,14 +4,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from chassis import broker
-from chassis.consumer import MalformedEvent
+from chassis import broker, consumer
 from chassis.models import ProcessedEvent
 from chassis.money import CURRENCY, cents_to_str
 from chassis.order_events import ORDER_EVENTS, OrderCancelled, OrderConfirmed, OrderEvent
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from kombu import Queue
 
@@ -40,16 +39,8 @@ def handle(envelope: dict[str, Any]) -> bool:
     is rolled back and the redelivered event tries again. Two deliveries racing each other
     meet at the unique index, and the second finds the event taken.
     """
-    event = _parse(envelope)
-    try:
-        with transaction.atomic():
-            ProcessedEvent.objects.create(
-                consumer=CONSUMER, event_id=event.event_id, event_type=event.event_type
-            )
-    except IntegrityError:
-        logger.info(
-            "event=event_duplicate event_type=%s event_id=%s", event.event_type, event.event_id
-        )
+    event: OrderEvent = consumer.parse(envelope, ORDER_EVENTS)
+    if not consumer.first_delivery(CONSUMER, event):
         return False
     send_mail(
         SUBJECTS[event.event_type].format(id=event.order_id), _body(event), None, [event.email]
@@ -77,16 +68,6 @@ def forget_old_events() -> int:
     if deleted:
         logger.info("event=processed_events_pruned deleted=%d older_than=%s", deleted, older_than)
     return deleted
-
-
-def _parse(envelope: dict[str, Any]) -> OrderEvent:
-    event_class = ORDER_EVENTS.get(envelope.get("event_type", ""))
-    if event_class is None:
-        raise MalformedEvent(f"not an order event: {envelope.get('event_type')!r}")
-    try:
-        return event_class.from_envelope(envelope)
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedEvent(f"{type(error).__name__}: {error}") from error
 
 
 def _body(event: OrderEvent) -> str:

@@ -177,3 +177,21 @@ class CheckoutSaga(models.Model):
     @property
     def refund_key(self) -> str:
         return f"refund-{self.order_id}"
+
+
+class Cancellation(models.Model):
+    """A confirmed order's cancellation by choreography (choreography.py): asked for, then
+    answered by the inventory (`stock.released`) and the payments service
+    (`payment.refunded`), in whichever order they come. Once both have, the order is
+    cancelled. The only record of how far such a cancellation got: where to look when one
+    stalls (which answer is missing, since when)."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="cancellation")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    stock_released_at = models.DateTimeField(null=True, blank=True)
+    payment_refunded_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        state = "completed" if self.completed_at else "waiting"
+        return f"cancellation of order {self.order_id} ({state})"

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chassis.errors import NotFound, ShopError
+from django.conf import settings
 
-from . import sagas
+from . import choreography, sagas
 from .carts import Line
 from .models import Order as OrderRow
 
@@ -38,10 +39,13 @@ def get(*, order_id: uuid.UUID) -> PlacedOrder:
 def cancel(*, order_id: uuid.UUID) -> PlacedOrder:
     """Refund, return the stock, mark cancelled (sagas.cancel). Cancelling a cancelled order
     answers it again. A cancellation left half-way (a service down) is finished by the next
-    call, or by the recovery; one that another request is running is waited for."""
+    call, or by the recovery; one that another request is running is waited for. With
+    SHOP_CANCELLATION=choreographed, the same by events instead (choreography.cancel)."""
     order = _visible(order_id)
     if order.status == OrderRow.Status.CANCELLED:
         return view(order)
+    if settings.SHOP_CANCELLATION == "choreographed":  # by events instead: choreography.py
+        return view(choreography.cancel(order))
     saga = order.saga
     try:
         sagas.cancel(saga)

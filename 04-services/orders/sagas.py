@@ -118,7 +118,10 @@ TRANSITIONS: dict[Place, tuple[Place, ...]] = {
         (State.FAILED, Step.DONE),
     ),
     # a confirmed order's cancellation: cancel
-    (State.CONFIRMED, Step.DONE): ((State.CANCELLING, Step.REFUND),),
+    (State.CONFIRMED, Step.DONE): (
+        (State.CANCELLING, Step.REFUND),
+        (State.CANCELLED, Step.DONE),  # cancelled by choreography (choreography.py)
+    ),
     (State.CANCELLING, Step.REFUND): (
         (State.CANCELLING, Step.REFUND),  # the next CancelOrder, or the recovery, redoes it
         (State.CANCELLING, Step.RELEASE),

@@ -208,9 +208,10 @@ def test_an_instructor_timing_table_that_does_not_add_up_is_named():
 def test_exercise_tags_and_checks_are_read_from_the_exercises_sections():
     text = (WORKSHOP / "04-services.md").read_text()
     marks = exercise_marks(text)
-    assert [mark.number for mark in marks] == [1, 2, 3, 4, 5, 6, 7]
+    assert [mark.number for mark in marks] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [mark.number for mark in marks if mark.in_class] == [7]
     assert marks[6].minutes == 20 and marks[6].checks == ["04-trace-saga-steps"]
+    assert marks[7].in_class is False and marks[7].checks == ["04-stalled-cancellations"]
     # Section 10's numbered questions are not exercises; an exercise without a tag is None.
     untagged = text.replace("7. *In class, 20 min, checked:* **Show", "7. **Show", 1)
     assert exercise_marks(untagged)[6].in_class is None

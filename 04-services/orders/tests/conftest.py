@@ -133,3 +133,11 @@ class InThread(threading.Thread):
         if not succeeded:
             raise value
         return value
+
+
+@pytest.fixture(autouse=True)
+def orchestrated_cancellation(settings) -> None:
+    """The tests of a cancellation test the orchestrated one unless they say otherwise
+    (tests/test_choreography.py), whatever SHOP_CANCELLATION the run has: `make test` with
+    SHOP_CANCELLATION=choreographed runs the stage that way, and these tests the same."""
+    settings.SHOP_CANCELLATION = "orchestrated"
