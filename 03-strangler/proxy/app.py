@@ -1,8 +1,8 @@
 """The proxy's aiohttp application: one handler forwards every request to the side the route
 table names, the request once its body is whole (413 over the limit, 408 for a body that
 trickles), the answer read whole when small, else streamed back as it comes; /_proxy/routes
-and /_proxy/stats show what it does. Every error the proxy answers itself is in the API's
-error envelope (`error_envelope`)."""
+and /_proxy/stats show what it does, /_proxy/ the same as a page. Every error the proxy
+answers itself is in the API's error envelope (`error_envelope`)."""
 
 import asyncio
 import logging
@@ -19,7 +19,7 @@ from kernel.request_ids import valid_request_id  # the monolith's rule for a san
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from proxy import metrics
+from proxy import metrics, page
 from proxy.routes import MONOLITH, SAFE_METHODS, Route, RouteFile, should_shadow, side_for
 from proxy.settings import Settings
 from proxy.shadow import compare, difference_record
@@ -99,6 +99,7 @@ def make_app(settings: Settings) -> web.Application:
     )
     app[STATE] = ProxyState(settings=settings, routes=routes, upstreams=upstreams)
     app.cleanup_ctx.append(upstream_sessions)
+    app.router.add_get("/_proxy/", show_page)  # the two below, as a page for a person
     app.router.add_get("/_proxy/routes", show_routes)
     app.router.add_get("/_proxy/stats", show_stats)
     app.router.add_get("/metrics", metrics.show_metrics)  # the proxy's own, for Prometheus
@@ -557,26 +558,37 @@ async def upstream_readiness(upstream: Upstream, request_id: str) -> tuple[int, 
         return 0, {}
 
 
-async def show_routes(request: web.Request) -> web.Response:
+def routes_json(state: ProxyState) -> dict:
     """The table in force, and why the file's current content is not, if it is not."""
-    state = request.app[STATE]
     route_file = state.routes
-    table = route_file.current()
-    return web.json_response(
-        {
-            "file": str(route_file.path),
-            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(route_file.loaded_at)),
-            "error": route_file.error,
-            "routes": [route.as_json() for route in table.routes],
-            "unmatched": MONOLITH,
-            "upstreams": {name: upstream.base_url for name, upstream in state.upstreams.items()},
-        }
-    )
+    return {
+        "file": str(route_file.path),
+        "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(route_file.loaded_at)),
+        "error": route_file.error,
+        "routes": [route.as_json() for route in route_file.current().routes],
+        "unmatched": MONOLITH,
+        "upstreams": {name: upstream.base_url for name, upstream in state.upstreams.items()},
+    }
+
+
+def stats_json(state: ProxyState) -> dict:
+    """Requests, statuses and latency per route and side; the shadow comparisons."""
+    return {**state.stats.as_json(), "shadows_in_flight": len(state.shadow_tasks)}
+
+
+async def show_routes(request: web.Request) -> web.Response:
+    return web.json_response(routes_json(request.app[STATE]))
 
 
 async def show_stats(request: web.Request) -> web.Response:
-    """Requests, statuses and latency per route and side; the shadow comparisons."""
+    return web.json_response(stats_json(request.app[STATE]))
+
+
+async def show_page(request: web.Request) -> web.Response:
+    """Both, as a page that redraws itself (proxy/page.py)."""
     state = request.app[STATE]
-    return web.json_response(
-        {**state.stats.as_json(), "shadows_in_flight": len(state.shadow_tasks)}
+    return web.Response(
+        text=page.render(routes_json(state), stats_json(state)),
+        content_type="text/html",
+        headers=page.HEADERS,
     )

@@ -105,7 +105,7 @@ def _route_table(base_url: str) -> str:
     lines.append(f"    {'*':<10} {'(anything else)':<22} {table['unmatched']}")
     for name, url in table["upstreams"].items():
         lines.append(f"  {name.capitalize():<11}  {url}")
-    lines.append(f"  Proxy        {base_url}/_proxy/routes and {base_url}/_proxy/stats")
+    lines.append(f"  Proxy        {base_url}/_proxy/ (a page), /_proxy/routes and /_proxy/stats")
     return "\n".join(lines) + "\n"
 
 
