@@ -92,10 +92,15 @@ class Stage:
         )
         assert response.status_code == 200, response.text
 
-    def service_product(self, product_id: int) -> dict | None:
-        """The product as the catalog service's own database has it, or None."""
-        response = httpx.get(f"{self.catalog_web}/api/products/{product_id}/", timeout=10)
-        return response.json() if response.status_code == 200 else None
+    def service_product(self, product: dict) -> dict | None:
+        """`product` as the catalog service's own database has it, or None.
+
+        The service's database outlives each test, so its row under the same id may be another
+        test's product: it counts only when the sku (unique, made up per test) is the same."""
+        response = httpx.get(f"{self.catalog_web}/api/products/{product['id']}/", timeout=10)
+        if response.status_code != 200 or response.json()["sku"] != product["sku"]:
+            return None
+        return response.json()
 
     def read_through_the_proxy(self, product_id: int) -> None:
         response = httpx.get(f"{self.proxy}/api/products/{product_id}/", timeout=10)
@@ -190,9 +195,9 @@ def test_a_price_change_in_the_monolith_reaches_the_service_and_never_goes_back(
 
     wait_until(
         "the new price in the catalog service's database",
-        lambda: (stage.service_product(product["id"]) or {}).get("price") == "13.99",
+        lambda: (stage.service_product(product) or {}).get("price") == "13.99",
     )
-    synced = stage.service_product(product["id"])
+    synced = stage.service_product(product)
     assert synced == {**product, "price": "13.99"}
 
     # Deliver the first event again (a relay that died before marking it published), and an
@@ -207,9 +212,9 @@ def test_a_price_change_in_the_monolith_reaches_the_service_and_never_goes_back(
     finally:
         publisher.close()
     later = stage.create_product()  # after both in the queue: once it is here, they were handled
-    wait_until("the later product", lambda: stage.service_product(later["id"]))
+    wait_until("the later product", lambda: stage.service_product(later))
 
-    assert stage.service_product(product["id"])["price"] == "13.99"
+    assert stage.service_product(product)["price"] == "13.99"
     log = sync.output()
     assert f"outcome=duplicate product_id={product['id']}" in log
     assert f"outcome=stale product_id={product['id']}" in log
@@ -226,11 +231,11 @@ def test_the_parallel_run_agrees_again_without_a_copy(stage):
     assert shadow["last_differences"][0]["path"] == f"/api/products/{product['id']}/", shadow
 
     stage.start_catalog_sync()  # nothing was lost while it was down
-    wait_until("the product in the service", lambda: stage.service_product(product["id"]))
+    wait_until("the product in the service", lambda: stage.service_product(product))
     stage.change_price(product["id"], "13.99")  # a staff write, as in the chapter's step 3
     wait_until(
         "the new price in the service",
-        lambda: (stage.service_product(product["id"]) or {}).get("price") == "13.99",
+        lambda: (stage.service_product(product) or {}).get("price") == "13.99",
     )
     stage.read_through_the_proxy(product["id"])
     stage.read_through_the_proxy(product["id"])
