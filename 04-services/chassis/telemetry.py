@@ -1,9 +1,10 @@
 """Tracing: every process of the stage calls `setup("<its name>")` once, where it starts.
 
 After that the maintained OpenTelemetry instrumentations record the spans, not our code:
-Django (each HTTP request), gRPC (each call, client and server side, the trace context
-travelling in the call's metadata) and the database drivers (each query: sqlite3 in
-embedded mode, psycopg in real mode). One public request is one trace across processes.
+Django (each HTTP request; its middleware spared a thread hop, chassis/tracing_middleware.py),
+gRPC (each call, client and server side, the trace context travelling in the call's
+metadata) and the database drivers (each query: sqlite3 in embedded mode, psycopg in real
+mode). One public request is one trace across processes.
 
 Where the spans go:
 - by default, a file per stage that needs no server: $SHOP_VAR_DIR/traces/spans.jsonl, one
@@ -70,12 +71,13 @@ def setup(process: str) -> None:
     trace.set_tracer_provider(provider)
 
     # The instrumentations, imported here: a process with tracing off never loads them.
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 
-    DjangoInstrumentor().instrument(response_hook=_add_trace_id_header)
+    from chassis.tracing_middleware import AsgiDjangoInstrumentor
+
+    AsgiDjangoInstrumentor().instrument(response_hook=_add_trace_id_header)
     GrpcInstrumentorServer().instrument()
     GrpcInstrumentorClient().instrument()
     SQLite3Instrumentor().instrument()

@@ -2,7 +2,7 @@
 
 The spans of these tests go to memory (an in-process exporter); the file's tests write the
 real file format. Whole traces across running processes are the stage's e2e test
-(04-services/tests/test_traces.py).
+(workshop/contract/test_traces.py).
 """
 
 import json

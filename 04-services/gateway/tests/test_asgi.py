@@ -1,13 +1,23 @@
 """The ASGI entry point (gateway/asgi.py): a request's synchronous code runs on a thread that
-an earlier request used, rather than on a new one each time."""
+an earlier request used, rather than on a new one each time; and tracing a request adds no
+trip to a thread (chassis/tracing_middleware.py)."""
 
 import asyncio
 import importlib
 import threading
 
 import pytest
+from asgiref.sync import SyncToAsync
+from chassis import telemetry
+from chassis.tracing_middleware import AsgiDjangoInstrumentor
+from django.core.asgi import get_asgi_application
 from django.core.signals import request_started
 from django.db import connections
+from opentelemetry import trace
+from opentelemetry.instrumentation.django import DjangoInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 @pytest.fixture
@@ -88,3 +98,80 @@ def test_requests_at_the_same_time_get_threads_of_their_own(asgi):
     assert len(threads) == 2
     assert third.submit(threading.get_ident).result() in threads
     third.release()
+
+
+# Tracing under ASGI: the instrumentation's middleware without the thread hop Django adds for
+# its synchronous process_view (chassis/tracing_middleware.py).
+
+
+@pytest.fixture
+def finished_spans():
+    """The spans this process ends, kept in memory (one provider per process: a command a
+    test ran may have set one up already)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    memory = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(memory)
+    provider.add_span_processor(processor)
+    yield memory
+    processor.shutdown()  # the exporter stops taking spans
+
+
+@pytest.fixture
+def count_hops(monkeypatch):
+    """count_hops(application, path) -> the times one request went from the event loop to
+    a thread and back (asgiref's SyncToAsync, which Django uses for every such trip)."""
+    hops = 0
+    original = SyncToAsync.__call__
+
+    async def counted(self, *args, **kwargs):
+        nonlocal hops
+        hops += 1
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+
+    def count(application, path: str) -> int:
+        nonlocal hops
+        get(application, path)  # the first request loads what it needs
+        hops = 0
+        assert get(application, path) == 200
+        return hops
+
+    return count
+
+
+def traced(instrumentor_class):
+    """Django's ASGI application with `instrumentor_class`'s middleware first, as
+    telemetry.setup() leaves it, and the instrumentor to undo that."""
+    instrumentor = instrumentor_class()
+    instrumentor.instrument(response_hook=telemetry._add_trace_id_header)
+    return get_asgi_application(), instrumentor
+
+
+@pytest.mark.django_db
+def test_tracing_a_request_adds_no_thread_hop(count_hops, finished_spans):
+    untraced = count_hops(get_asgi_application(), "/api/health/")
+    application, instrumentor = traced(AsgiDjangoInstrumentor)
+    try:
+        assert count_hops(application, "/api/health/") == untraced
+    finally:
+        instrumentor.uninstrument()
+
+    span = [span for span in finished_spans.get_finished_spans() if span.kind.name == "SERVER"][-1]
+    assert span.name == "GET api/health/"
+    assert span.attributes["http.route"] == "api/health/"  # what process_view adds
+
+
+@pytest.mark.django_db
+def test_the_instrumentations_own_middleware_costs_a_hop(count_hops, finished_spans):
+    """Why chassis/tracing_middleware.py exists. When this fails, the instrumentation has
+    become asynchronous itself: use DjangoInstrumentor in telemetry.setup() and delete it."""
+    untraced = count_hops(get_asgi_application(), "/api/health/")
+    application, instrumentor = traced(DjangoInstrumentor)
+    try:
+        assert count_hops(application, "/api/health/") == untraced + 1
+    finally:
+        instrumentor.uninstrument()
