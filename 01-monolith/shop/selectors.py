@@ -37,9 +37,6 @@ class ProductRows:
     def count(self) -> int:
         return self._matching.count()
 
-    def __len__(self) -> int:
-        return self.count()
-
     def __getitem__(self, window: slice) -> list[dict[str, Any]]:
         return list(self._rows[window])
 

@@ -63,9 +63,6 @@ class ProductSearch:
     def count(self) -> int:
         return self._matching.count()
 
-    def __len__(self) -> int:
-        return self.count()
-
     def __getitem__(self, page: slice) -> list[Product]:
         return [_product(row) for row in self._rows[page]]
 

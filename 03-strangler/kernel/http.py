@@ -119,8 +119,5 @@ class PagedRows(Generic[Row]):
     def count(self) -> int:
         return self._matching.count()
 
-    def __len__(self) -> int:
-        return self.count()
-
     def __getitem__(self, page: slice) -> list[Row]:
         return [self._make(row) for row in self._rows[page]]

@@ -25,10 +25,10 @@ class Settings:
     body_timeout: float = 10.0
 
 
-def from_environment(environ: dict[str, str] | None = None) -> Settings:
+def from_environment() -> Settings:
     """Settings from SHOP_HOST, SHOP_PORT, SHOP_MONOLITH_URL, SHOP_CATALOG_URL,
     SHOP_PROXY_ROUTES, SHOP_PROXY_TIMEOUT, SHOP_PROXY_BODY_TIMEOUT and SHOP_LOG_LEVEL."""
-    environ = os.environ if environ is None else environ
+    environ = os.environ
     host = environ.get("SHOP_HOST") or "127.0.0.1"
     port = int(environ.get("SHOP_PORT") or DEFAULT_PORT)
     # Containers reach the monolith by service name (http://web-03:8010): compose sets the URL.

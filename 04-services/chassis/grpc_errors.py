@@ -107,11 +107,6 @@ def final(status: grpc.Status) -> grpc.Status:
     return _Status(status.code, status.details, (*status.trailing_metadata, NO_RETRY))
 
 
-def abort(context: grpc.ServicerContext, error: Exception, *, method: str = "") -> None:
-    """End the call with `error`'s status (raises, as context.abort does)."""
-    context.abort_with_status(rpc_status.to_status(to_status(error, method=method)))
-
-
 def from_rpc_error(error: grpc.RpcError, *, service: str) -> ShopError:
     """The ShopError a failed call stands for. `service` names the callee in messages."""
     code, message = error.code(), error.details() or ""

@@ -345,10 +345,9 @@ def cancel(saga: CheckoutSaga) -> Order:
     return order
 
 
-def wait_for_end(saga_id, *, seconds: float | None = None) -> bool:
+def wait_for_end(saga_id) -> bool:
     """Wait for the saga, driven by another request, to end; whether it did in time."""
-    if seconds is None:
-        seconds = settings.SHOP_GRPC_TIMEOUT * WAIT_CALLS
+    seconds = settings.SHOP_GRPC_TIMEOUT * WAIT_CALLS
     left = deadlines.remaining()  # within the request's budget, less the margin to answer
     if left is not None:
         seconds = min(seconds, left - settings.SHOP_GRPC_DEADLINE_MARGIN)

@@ -1,5 +1,5 @@
 """The course's checked exercises: the registry (workshop/exercises/exercises.toml), where each
-exercise's check and reference solution live, and how a check runs.
+exercise's check lives, and how a check runs.
 
 A check is a pytest file in workshop/exercises/checks/ that runs under the Django settings and
 `pythonpath` of the folder the exercise changes (that folder's pytest.ini), against whichever
@@ -20,7 +20,6 @@ from shopctl.stages import REPO_ROOT
 EXERCISES_DIR = REPO_ROOT / "workshop" / "exercises"
 REGISTRY = EXERCISES_DIR / "exercises.toml"
 CHECKS_DIR = EXERCISES_DIR / "checks"
-SOLUTIONS_DIR = REPO_ROOT / "workshop" / "solutions"
 REQUIRED_KEYS = {"id", "stage", "folder", "title", "pattern", "chapter", "hints"}
 
 
@@ -43,20 +42,6 @@ class Exercise:
     @property
     def check(self) -> Path:
         return CHECKS_DIR / f"check_{self.id.replace('-', '_')}.py"
-
-    @property
-    def solution(self) -> Path:
-        return SOLUTIONS_DIR / f"{self.id}.patch"
-
-    @property
-    def wrong_solution(self) -> Path:
-        """A plausible wrong answer that the check must catch (see solutions/README.md)."""
-        return SOLUTIONS_DIR / "wrong" / f"{self.id}.patch"
-
-    @property
-    def stage_folder(self) -> str:
-        """The top-level folder the exercise works in: "04-services"."""
-        return self.folder.split("/")[0]
 
 
 def load_exercises(registry: Path = REGISTRY) -> list[Exercise]:

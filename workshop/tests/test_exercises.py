@@ -15,7 +15,7 @@ from documents import anchors
 from shopctl import ShopctlError
 from shopctl.commands import check as check_command
 from shopctl.env import DEFAULT_PORT, stage_environment, tool_environment
-from shopctl.exercises import CHECKS_DIR, SOLUTIONS_DIR, Exercise, load_exercises, run_check
+from shopctl.exercises import CHECKS_DIR, Exercise, load_exercises, run_check
 from shopctl.stages import REPO_ROOT
 
 # Nothing here depends on the mode (SQLite or PostgreSQL, file broker or RabbitMQ): CI runs
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.same_in_every_mode
 
 EXERCISES = load_exercises()
 WORKSHOP = REPO_ROOT / "workshop"
+SOLUTIONS_DIR = WORKSHOP / "solutions"
 # What a copy of a stage leaves out: what a run or a test wrote, not what is committed.
 NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "var", "*.sqlite3", ".pytest_cache")
 
@@ -32,11 +33,25 @@ def by_id(exercise: Exercise) -> str:
     return exercise.id
 
 
+def solution(exercise: Exercise) -> Path:
+    return SOLUTIONS_DIR / f"{exercise.id}.patch"
+
+
+def wrong_solution(exercise: Exercise) -> Path:
+    """A plausible wrong answer that the check must catch (see solutions/README.md)."""
+    return SOLUTIONS_DIR / "wrong" / f"{exercise.id}.patch"
+
+
+def stage_folder(exercise: Exercise) -> str:
+    """The top-level folder the exercise works in: "04-services"."""
+    return exercise.folder.split("/")[0]
+
+
 def stage_copy(exercise: Exercise, root: Path) -> Path:
     """A copy of the exercise's stage folder under root, laid out as in the repository (the
     generated protos and the workshop are linked, not copied: the check does not change them)."""
     shutil.copytree(
-        REPO_ROOT / exercise.stage_folder, root / exercise.stage_folder, ignore=NOT_COPIED
+        REPO_ROOT / stage_folder(exercise), root / stage_folder(exercise), ignore=NOT_COPIED
     )
     for shared in ("proto", "workshop"):
         (root / shared).symlink_to(REPO_ROOT / shared)
@@ -59,7 +74,7 @@ def check_environment(exercise: Exercise, root: Path) -> dict[str, str]:
 def apply_solution(
     exercise: Exercise, root: Path, env: dict[str, str], patch: Path | None = None
 ) -> None:
-    patch = patch or exercise.solution
+    patch = patch or solution(exercise)
     result = subprocess.run(
         ["git", "apply", "--verbose", str(patch)],
         cwd=root,
@@ -68,15 +83,15 @@ def apply_solution(
         text=True,
     )
     assert result.returncode == 0, (
-        f"{patch.name} no longer applies to {exercise.stage_folder}:\n{result.stderr}"
+        f"{patch.name} no longer applies to {stage_folder(exercise)}:\n{result.stderr}"
     )
 
 
-def must_fail(wrong_solution: Path) -> set[str]:
+def must_fail(patch: Path) -> set[str]:
     """The tests a wrong solution's preamble names, under "The check must fail these tests:"."""
-    preamble = wrong_solution.read_text().split("\ndiff --git ", 1)[0]
+    preamble = patch.read_text().split("\ndiff --git ", 1)[0]
     _, found, listed = preamble.partition("The check must fail these tests:\n")
-    assert found, f"{wrong_solution.name} does not say which tests of the check must fail"
+    assert found, f"{patch.name} does not say which tests of the check must fail"
     return {line.strip() for line in listed.splitlines() if line.strip()}
 
 
@@ -87,7 +102,7 @@ def failed_tests(output: str) -> set[str]:
 
 # A piece of code in a hint: `transaction.atomic()`, `mode = "monolith"`, `unit_price_cents`.
 CODE = re.compile(r'\S*[=(_"]\S*')
-WRONG = [exercise for exercise in EXERCISES if exercise.wrong_solution.is_file()]
+WRONG = [exercise for exercise in EXERCISES if wrong_solution(exercise).is_file()]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
@@ -104,7 +119,7 @@ def test_the_check_fails_before_and_passes_with_the_solution(exercise, tmp_path)
     apply_solution(exercise, root, env)
     after = run_check(exercise, root, env, capture=True)
     assert after.returncode == 0, (
-        f"with {exercise.solution.name} applied the check must pass:\n{after.stdout}{after.stderr}"
+        f"with {solution(exercise).name} applied the check must pass:\n{after.stdout}{after.stderr}"
     )
     assert " passed" in after.stdout and "skipped" not in after.stdout, after.stdout
 
@@ -113,13 +128,13 @@ def test_the_check_fails_before_and_passes_with_the_solution(exercise, tmp_path)
 def test_the_check_fails_on_the_kept_wrong_solution(exercise, tmp_path):
     root = stage_copy(exercise, tmp_path / "repository")
     env = check_environment(exercise, root)
-    expected = must_fail(exercise.wrong_solution)
+    expected = must_fail(wrong_solution(exercise))
 
-    apply_solution(exercise, root, env, exercise.wrong_solution)
+    apply_solution(exercise, root, env, wrong_solution(exercise))
     wrong = run_check(exercise, root, env, capture=True)
 
     assert wrong.returncode == pytest.ExitCode.TESTS_FAILED, (
-        f"with {exercise.wrong_solution.name} applied the check must fail (exit code 1), "
+        f"with {wrong_solution(exercise).name} applied the check must fail (exit code 1), "
         f"not exit with {wrong.returncode}:\n{wrong.stdout}{wrong.stderr}"
     )
     assert failed_tests(wrong.stdout) == expected, (
@@ -131,7 +146,7 @@ def test_the_check_fails_on_the_kept_wrong_solution(exercise, tmp_path):
 @pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
 def test_each_exercise_has_its_check_its_solution_and_its_chapter(exercise):
     assert exercise.check.is_file(), f"no check {exercise.check}"
-    assert exercise.solution.is_file(), f"no reference solution {exercise.solution}"
+    assert solution(exercise).is_file(), f"no reference solution {solution(exercise)}"
     assert exercise.id.startswith(f"{exercise.stage}-")
     assert (REPO_ROOT / exercise.folder / "pytest.ini").is_file()
     chapter, _, anchor = exercise.chapter.partition("#")
@@ -144,12 +159,12 @@ def test_each_exercise_has_its_check_its_solution_and_its_chapter(exercise):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=by_id)
 def test_a_solution_changes_only_its_own_stage(exercise):
-    for patch in (exercise.solution, exercise.wrong_solution):
-        if patch == exercise.wrong_solution and not patch.is_file():
+    for patch in (solution(exercise), wrong_solution(exercise)):
+        if patch == wrong_solution(exercise) and not patch.is_file():
             continue
         changed = re.findall(r"^diff --git a/(\S+) b/", patch.read_text(), re.MULTILINE)
         assert changed, f"{patch.name} changes nothing"
-        outside = [path for path in changed if not path.startswith(f"{exercise.stage_folder}/")]
+        outside = [path for path in changed if not path.startswith(f"{stage_folder(exercise)}/")]
         assert not outside, f"{patch.name} changes files outside its stage: {outside}"
         strays = [path for path in changed if path.endswith((".orig", ".rej", ".pyc"))]
         assert not strays, f"{patch.name} adds leftovers of a merge or a run: {strays}"
@@ -199,6 +214,6 @@ def test_every_check_and_solution_belongs_to_an_exercise():
     checks = {path.name for path in CHECKS_DIR.glob("check_*.py")}
     assert checks == {exercise.check.name for exercise in EXERCISES}
     solutions = {path.name for path in SOLUTIONS_DIR.glob("*.patch")}
-    assert solutions == {exercise.solution.name for exercise in EXERCISES}
+    assert solutions == {solution(exercise).name for exercise in EXERCISES}
     wrong = {path.name for path in (SOLUTIONS_DIR / "wrong").glob("*.patch")}
     assert wrong <= solutions, f"wrong solutions of no exercise: {sorted(wrong - solutions)}"

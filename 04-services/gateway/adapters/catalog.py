@@ -36,9 +36,6 @@ class ProductSearch:
             self._page(1, 1)
         return self._count
 
-    def __len__(self) -> int:
-        return self.count()
-
     def __getitem__(self, window: slice) -> list[catalog_pb2.Product]:
         """Products [start:stop). Django's paginator asks for [(n-1)*size : n*size], cut
         short on the last page; the service thinks in pages, so find the page size that

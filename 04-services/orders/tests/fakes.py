@@ -31,6 +31,7 @@ from chassis.errors import (
     ValidationFailed,
 )
 from chassis.grpc_server import registers
+from grpc_status import rpc_status
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from shop.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from shop.payments.v1 import payments_pb2, payments_pb2_grpc
@@ -100,7 +101,7 @@ def scripted(method):
             with self._lock:
                 answer = method(self, request, context)
         except ShopError as error:
-            grpc_errors.abort(context, error)
+            context.abort_with_status(rpc_status.to_status(grpc_errors.to_status(error)))
         if failure is not None:
             _down(context)
         return answer
