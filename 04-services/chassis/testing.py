@@ -1,5 +1,5 @@
-"""Test helpers every service's tests use: its gRPC server in-process, on a free port, and
-the fixture that makes the folder of a SQLite test database.
+"""Test helpers every service's tests use: its gRPC server in-process, on a free port, the
+fixture that makes the folder of a SQLite test database, and the spans a test made.
 
 A service's tests/conftest.py imports the fixture by name, which is how pytest finds it:
 `from chassis.testing import django_db_modify_db_settings  # noqa: F401`.
@@ -10,6 +10,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from chassis.grpc_server import build_server
 
@@ -54,3 +58,21 @@ def django_db_modify_db_settings() -> None:
     from django.conf import settings
 
     settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def spans_in_memory() -> Iterator[InMemorySpanExporter]:
+    """Every span this process ends inside the block, kept in memory too. OpenTelemetry allows
+    one provider per process: a command a test ran may have set it up already
+    (telemetry.setup), and then the spans go to its exporter as well."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    memory = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(memory)
+    provider.add_span_processor(processor)
+    try:
+        yield memory
+    finally:
+        processor.shutdown()  # the exporter takes no more spans

@@ -23,6 +23,7 @@ from chassis import broker, outbox, relay, telemetry
 from chassis.broker_testing import first_message
 from chassis.consumer import EventConsumer
 from chassis.models import OutboxMessage
+from chassis.testing import spans_in_memory
 
 from .things import ThingHappened
 
@@ -37,15 +38,9 @@ def ids_in(traceparent: str) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def finished_spans():
-    """Every span this process ends, kept in memory too. OTel allows one provider per process:
-    a command a test ran may have set it up already (telemetry.setup)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    return memory
+    """Every span this process ends, kept in memory too."""
+    with spans_in_memory() as memory:
+        yield memory
 
 
 @pytest.fixture

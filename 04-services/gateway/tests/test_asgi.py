@@ -9,15 +9,12 @@ import threading
 import pytest
 from asgiref.sync import SyncToAsync
 from chassis import telemetry
+from chassis.testing import spans_in_memory
 from chassis.tracing_middleware import AsgiDjangoInstrumentor
 from django.core.asgi import get_asgi_application
 from django.core.signals import request_started
 from django.db import connections
-from opentelemetry import trace
 from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 @pytest.fixture
@@ -106,17 +103,8 @@ def test_requests_at_the_same_time_get_threads_of_their_own(asgi):
 
 @pytest.fixture
 def finished_spans():
-    """The spans this process ends, kept in memory (one provider per process: a command a
-    test ran may have set one up already)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(memory)
-    provider.add_span_processor(processor)
-    yield memory
-    processor.shutdown()  # the exporter stops taking spans
+    with spans_in_memory() as memory:
+        yield memory
 
 
 @pytest.fixture
