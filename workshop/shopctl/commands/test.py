@@ -43,8 +43,8 @@ MAX_WORKSHOP_WORKERS = 4  # more would start more stages at once than a laptop h
 # The smoke run: short, light, and every request must succeed.
 # Each stage is loaded further by `make load` and `make capacity`; this only proves the
 # locustfile and the stage agree.
-SMOKE_USERS, SMOKE_SPAWN_RATE, SMOKE_RUN_TIME = 10, 10, "6s"
-SMOKE_TIMEOUT = 120  # seconds; a 6 s run that is still going after this hangs
+SMOKE_USERS, SMOKE_SPAWN_RATE, SMOKE_RUN_TIME = 10, 10, "4s"
+SMOKE_TIMEOUT = 120  # seconds; a 4 s run that is still going after this hangs
 
 
 @dataclass
