@@ -260,6 +260,10 @@ class RunningStage:
         restarted each of those."""
         return supervisor.deaths(self.files.log)
 
+    def killed(self) -> list[str]:
+        """The processes that ignored their SIGTERM (so far) and had to be killed."""
+        return supervisor.killed(self.files.log)
+
     def stop(self) -> int:
         """Stop every process of the run; return how many outlived supervisord and had to be
         killed.
@@ -273,7 +277,7 @@ class RunningStage:
                 _wait(self._release, 5, received)
             if self.supervisord and self.supervisord.poll() is None:
                 self._remember_processes()
-                # supervisord stops every program (SIGTERM to its group, SIGKILL after
+                # supervisord stops every program (SIGTERM, then SIGKILL to its group after
                 # STOP_WAIT_SECONDS), then exits.
                 self.supervisord.send_signal(signal.SIGTERM)
                 _wait(self.supervisord, STOP_GRACE, received)

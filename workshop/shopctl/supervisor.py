@@ -43,6 +43,7 @@ MAX_SOCKET_PATH = 100
 # "exited: payments (terminated by SIGKILL; not expected)".
 EXITED = re.compile(r"\bexited: (?:\S+:)?(?P<name>\S+) \((?P<how>[^)]*)\)")
 GAVE_UP = re.compile(r"\bgave up: (?:\S+:)?(?P<name>\S+) ")
+KILLED = re.compile(r"\bkilling '(?:[^':]+:)?(?P<name>[^']+)' \(\d+\) with SIGKILL")
 SUPERVISORD_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
 STATE_FILE = "supervisor.json"
 USER = "shopctl"
@@ -122,11 +123,12 @@ def write_config(stage: Stage, files: RunFiles) -> None:
         _section(f"group:{GROUP}", programs=",".join(processes)),
     ]
     for name, command in processes.items():
+        line = _checked(name, command)
         sections.append(
             _section(
                 f"program:{name}",
                 # A shell, as honcho and compose run a Procfile line ($((…)), VAR=value cmd).
-                command=shlex.join(["/bin/sh", "-c", _exec(_checked(name, command))]),
+                command=shlex.join(["/bin/sh", "-c", _exec(line)]),
                 directory=stage.path,
                 autostart="true",
                 autorestart="true",
@@ -134,9 +136,14 @@ def write_config(stage: Stage, files: RunFiles) -> None:
                 startretries=START_RETRIES,
                 stopsignal="TERM",
                 stopwaitsecs=STOP_WAIT_SECONDS,
-                # Each program is its own process group: a signal reaches a gunicorn's
-                # workers and a shell's child too, and never another program.
-                stopasgroup="true",
+                # Each program is its own process group. The SIGTERM goes to the program
+                # alone: gunicorn's master and Celery's prefork parent stop their own children,
+                # each after its request or task. Sent to the group, it reached Celery's pool
+                # children too, which could die holding the pool's queue lock and leave the
+                # parent stuck until the SIGKILL (stage 01's worker, 2 stops in 4). A line that
+                # keeps its shell gets it as a group, since the shell would not pass it on.
+                # The SIGKILL after STOP_WAIT_SECONDS goes to the group: nothing outlives it.
+                stopasgroup="true" if _keeps_shell(line) else "false",
                 killasgroup="true",
                 redirect_stderr="true",
                 stdout_logfile=files.program_log(name),
@@ -163,11 +170,16 @@ def _checked(name: str, command: str) -> str:
     return command
 
 
+def _keeps_shell(command: str) -> bool:
+    """A line of several commands (`a && b`, `a; b`, `a | b`): no one program to exec."""
+    return re.search(r"[;&|]", command) is not None
+
+
 def _exec(command: str) -> str:
     """The line with the shell replaced by the program it starts (`exec`), so that the pid
     supervisord knows, signals and reports on is the program's own; a line of several
     commands (`a && b`) keeps its shell."""
-    if re.search(r"[;&|]", command):
+    if _keeps_shell(command):
         return command
     assignments = LEADING_ASSIGNMENTS.match(command).group()  # `SHOP_PORT=… python -m proxy`
     return f"{assignments}exec {command[len(assignments) :]}"
@@ -196,6 +208,14 @@ def deaths(log: Path) -> dict[str, int]:
         for match in EXITED.finditer(log.read_text(errors="replace")):
             counts[match["name"]] = counts.get(match["name"], 0) + 1
     return counts
+
+
+def killed(log: Path) -> list[str]:
+    """The programs that did not stop within STOP_WAIT_SECONDS of their SIGTERM: supervisord
+    killed them (a task or request cut short, or a process stuck on its way out)."""
+    if not log.is_file():
+        return []
+    return [match["name"] for match in KILLED.finditer(log.read_text(errors="replace"))]
 
 
 def gave_up(log: Path) -> list[str]:

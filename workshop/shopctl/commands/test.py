@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from shopctl import PYTEST_NO_TESTS_COLLECTED, ShopctlError
+from shopctl import PYTEST_NO_TESTS_COLLECTED, ShopctlError, supervisor
 from shopctl.env import (
     DEFAULT_PORT,
     VAR_DIR,
@@ -190,6 +190,7 @@ def check_stage(stage: Stage, steps: Steps) -> None:
                 died = running.stopped_by_itself() if running else None
                 deaths = running.deaths() if running else {}
                 leftovers = running.stop() if running else 0
+                killed = running.killed() if running else []
                 if running is None:
                     step.detail = "nothing was started"
                 elif died is not None and ready:
@@ -201,6 +202,11 @@ def check_stage(stage: Stage, steps: Steps) -> None:
                     )
                 elif leftovers:
                     step.fail(f"{leftovers} process(es) outlived supervisord and had to be killed")
+                elif killed:
+                    step.fail(
+                        f"{', '.join(killed)} did not stop within "
+                        f"{supervisor.STOP_WAIT_SECONDS} s of SIGTERM: supervisord killed it"
+                    )
     if not ready:
         _show_log(log_path)
     elif not all(step.passed for step in steps.done[-4:]):
